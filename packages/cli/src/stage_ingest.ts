@@ -1,0 +1,64 @@
+import path from 'node:path';
+import { runStage, type Artifact } from '@flowers/core';
+import {
+  DEFAULT_MAX_PIXELS,
+  datasetFingerprint,
+  ensureDemoDataset,
+  ingestCodeVersion,
+  parseSplitFractions,
+  produceIngest,
+  scanDataset,
+  type IngestParams,
+} from '@flowers/ingest';
+import { callerCwd, isDirectory, resolvePath, type PipelineContext } from './context.ts';
+import { toInt, type OptionValues } from './options.ts';
+
+export const INGEST_DEFAULTS: OptionValues = { split: '0.6,0.2,0.2', maxPixels: DEFAULT_MAX_PIXELS };
+
+/** `--data`, else ./data/flowers, else a generated demo set (with a banner saying so). */
+export async function resolveDataDir(context: PipelineContext, data: unknown): Promise<string> {
+  if (typeof data === 'string' && data) return resolvePath(data);
+  const local = path.join(callerCwd(), 'data', 'flowers');
+  if (await isDirectory(local)) return local;
+  const demo = await ensureDemoDataset(path.join(context.workspace.root, 'demo-data', 'flowers'));
+  context.log.info(
+    [
+      '================================================================',
+      ' No --data given and no ./data/flowers here: using a small synthetic',
+      ` five-class demo set (${demo}).`,
+      ' For real results point the pipeline at a folder of class folders:',
+      '   pnpm pipeline all --data /path/to/flowers',
+      '================================================================',
+    ].join('\n'),
+  );
+  return demo;
+}
+
+export interface IngestOutcome {
+  artifact: Artifact;
+  /** The split table, when the stage ran (a cache hit prints it from the manifest). */
+  table: string;
+}
+
+export async function ensureIngest(context: PipelineContext, values: OptionValues): Promise<IngestOutcome> {
+  const dataDir = await resolveDataDir(context, values.data);
+  const params: IngestParams = {
+    dataDir,
+    split: parseSplitFractions(String(values.split)),
+    seed: toInt(values.seed, 'seed', 0),
+    maxPixels: toInt(values.maxPixels, 'maxPixels', 1),
+  };
+  const dataset = await scanDataset(dataDir);
+  let table = '';
+  const artifact = await runStage(
+    context.workspace,
+    { stage: 'ingest', codeVersion: await ingestCodeVersion(), params, inputs: { data: datasetFingerprint(dataset) } },
+    async ({ dir }) => {
+      const result = await produceIngest(dir, dataset, params, { workers: context.options.workers, log: context.log });
+      table = result.table;
+      return { ...result, extra: { ...result.extra, table } };
+    },
+    { log: context.log, force: context.options.force },
+  );
+  return { artifact, table: table || String(artifact.manifest.extra?.table ?? '') };
+}

@@ -1,0 +1,198 @@
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { replaceDirectory, fsyncPath, writeFileAtomic } from './atomic.ts';
+import { canonicalJson, sha256File, sha256Hex } from './hash.ts';
+import { acquireLock } from './lock.ts';
+import type { Logger } from './log.ts';
+
+export interface OutputFile {
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** What produced an artifact: written last, so a directory with a manifest is complete. */
+export interface ArtifactManifest {
+  stage: string;
+  key: string;
+  codeVersion: string;
+  createdAt: string;
+  params: unknown;
+  /** Input name -> the key of the upstream artifact (or a fingerprint of raw data). */
+  inputs: Record<string, string>;
+  outputs: OutputFile[];
+  rows: Record<string, number>;
+  timings: Record<string, number>;
+  versions: Record<string, string>;
+  backend?: string;
+  extra?: Record<string, unknown>;
+}
+
+export interface StageSpec {
+  stage: string;
+  codeVersion: string;
+  params: unknown;
+  inputs: Record<string, string>;
+}
+
+/** What a stage's producer reports besides its files. */
+export interface StageResult {
+  rows?: Record<string, number>;
+  timings?: Record<string, number>;
+  versions?: Record<string, string>;
+  backend?: string;
+  extra?: Record<string, unknown>;
+}
+
+export interface StageContext {
+  /** The directory to write outputs into; it becomes the artifact only once the producer returns. */
+  dir: string;
+  key: string;
+  /** True when `dir` holds a previous interrupted attempt's files that `--resume` asked to keep. */
+  resuming: boolean;
+}
+
+export interface Artifact {
+  dir: string;
+  manifest: ArtifactManifest;
+  cached: boolean;
+}
+
+export const MANIFEST_FILE = 'manifest.json';
+
+/** The key of an artifact: a hash of the stage's code version, parameters and inputs. */
+export function stageKey(spec: StageSpec): string {
+  return sha256Hex(canonicalJson({ stage: spec.stage, code: spec.codeVersion, params: spec.params, inputs: spec.inputs })).slice(0, 16);
+}
+
+/**
+ * The pipeline's working directory: `artifacts/<stage>/<key>/` for stage outputs,
+ * `runs/<run>/` for what a run used and produced.
+ */
+export class Workspace {
+  readonly artifactsDir: string;
+  readonly runsDir: string;
+
+  constructor(readonly root: string) {
+    this.artifactsDir = path.join(root, 'artifacts');
+    this.runsDir = path.join(root, 'runs');
+  }
+
+  artifactDir(stage: string, key: string): string {
+    return path.join(this.artifactsDir, stage, key);
+  }
+
+  /** Where a stage's unfinished attempt lives; never trusted as an artifact. */
+  partialDir(stage: string, key: string): string {
+    return path.join(this.artifactsDir, stage, `.partial-${key}`);
+  }
+
+  /** The complete artifact for this key, or undefined (missing, or damaged outputs). */
+  async findArtifact(stage: string, key: string): Promise<Artifact | undefined> {
+    const dir = this.artifactDir(stage, key);
+    let manifest: ArtifactManifest;
+    try {
+      manifest = JSON.parse(await readFile(path.join(dir, MANIFEST_FILE), 'utf8')) as ArtifactManifest;
+    } catch {
+      return undefined;
+    }
+    for (const output of manifest.outputs) {
+      const size = await stat(path.join(dir, output.file)).then((s) => s.size, () => -1);
+      if (size !== output.bytes) return undefined;
+    }
+    return { dir, manifest, cached: true };
+  }
+
+  /** Every complete artifact in the workspace. */
+  async listArtifacts(): Promise<Array<{ stage: string; key: string; dir: string }>> {
+    const result: Array<{ stage: string; key: string; dir: string }> = [];
+    const stages = await readdir(this.artifactsDir).catch(() => [] as string[]);
+    for (const stage of stages.sort()) {
+      const entries = await readdir(path.join(this.artifactsDir, stage)).catch(() => [] as string[]);
+      for (const key of entries.sort()) {
+        if (!key.startsWith('.') && !key.endsWith('.lock')) result.push({ stage, key, dir: this.artifactDir(stage, key) });
+      }
+    }
+    return result;
+  }
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
+    .filter((f) => f !== MANIFEST_FILE)
+    .sort();
+}
+
+export interface RunStageOptions {
+  log: Logger;
+  /** Recompute even if the artifact exists. */
+  force?: boolean;
+  /** Keep files of an interrupted attempt in the partial directory (the producer continues from them). */
+  resume?: boolean;
+}
+
+/**
+ * Runs a stage unless its artifact is cached. Under a per-key lock, the producer writes into a
+ * partial directory; the manifest is written last and the directory renamed into place, so a
+ * stage killed at any point leaves nothing a later run would take for complete.
+ */
+export async function runStage(
+  workspace: Workspace,
+  spec: StageSpec,
+  produce: (context: StageContext) => Promise<StageResult>,
+  options: RunStageOptions,
+): Promise<Artifact> {
+  const key = stageKey(spec);
+  const { log } = options;
+  const lock = await acquireLock(path.join(workspace.artifactsDir, spec.stage, `${key}.lock`), (owner) =>
+    log.info(`waiting for ${spec.stage} ${key}: another pipeline process (${owner}) is producing it`),
+  );
+  try {
+    if (!options.force) {
+      const existing = await workspace.findArtifact(spec.stage, key);
+      if (existing) {
+        log.info(`cached ${spec.stage} ${key}`);
+        return existing;
+      }
+    }
+    const partial = workspace.partialDir(spec.stage, key);
+    const resuming = Boolean(options.resume) && (await stat(partial).then(() => true, () => false));
+    if (!resuming) await rm(partial, { recursive: true, force: true });
+    await mkdir(partial, { recursive: true });
+    const started = performance.now();
+    const result = await produce({ dir: partial, key, resuming });
+    const outputs: OutputFile[] = [];
+    for (const file of await listFiles(partial)) {
+      const full = path.join(partial, file);
+      await fsyncPath(full);
+      outputs.push({ file, bytes: (await stat(full)).size, sha256: await sha256File(full) });
+    }
+    const manifest: ArtifactManifest = {
+      stage: spec.stage,
+      key,
+      codeVersion: spec.codeVersion,
+      createdAt: new Date().toISOString(),
+      params: spec.params,
+      inputs: spec.inputs,
+      outputs,
+      rows: result.rows ?? {},
+      timings: { ...result.timings, total_s: round3((performance.now() - started) / 1000) },
+      versions: { node: process.version, ...result.versions },
+      ...(result.backend ? { backend: result.backend } : {}),
+      ...(result.extra ? { extra: result.extra } : {}),
+    };
+    await writeFileAtomic(path.join(partial, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    await fsyncPath(partial);
+    await replaceDirectory(partial, workspace.artifactDir(spec.stage, key));
+    return { dir: workspace.artifactDir(spec.stage, key), manifest, cached: false };
+  } finally {
+    await lock.release();
+  }
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

@@ -1,0 +1,96 @@
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
+export interface SelectedBackend {
+  /** tfjs backend name now active: 'tensorflow', 'wasm' or 'cpu'. */
+  name: string;
+  /** One line for the user: which backend and why this one. */
+  reason: string;
+}
+
+const require = createRequire(import.meta.url);
+
+// The pure-JS backend warns on first use that tfjs-node would be faster; we say which backend
+// we picked and why ourselves, so keep stderr for our own messages.
+tf.env().set('PROD', true);
+
+async function loadNative(): Promise<string> {
+  // tfjs-node(-gpu) register the 'tensorflow' backend on import; they exist only where their
+  // install could download libtensorflow, so both are optional dependencies.
+  const hasCuda = existsSync('/dev/nvidia0') || existsSync('/proc/driver/nvidia/version');
+  const candidates = hasCuda ? ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] : ['@tensorflow/tfjs-node'];
+  const failures: string[] = [];
+  for (const pkg of candidates) {
+    try {
+      await import(pkg);
+      if (await tf.setBackend('tensorflow')) return pkg;
+      failures.push(`${pkg}: backend did not initialise`);
+    } catch (error) {
+      failures.push(`${pkg}: ${firstLine(error)}`);
+    }
+  }
+  throw new Error(failures.join('; '));
+}
+
+let wasmPathsSet = false;
+async function loadWasm(): Promise<void> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  if (!wasmPathsSet) {
+    const distDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
+    // In Node the wasm backend runs one thread per process; parallelism comes from worker threads.
+    wasm.setWasmPaths(distDir + path.sep);
+    wasmPathsSet = true;
+  }
+  if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
+}
+
+function firstLine(error: unknown): string {
+  const line = String(error instanceof Error ? error.message : error).split('\n')[0]!.trim();
+  return line.length > 120 ? `${line.slice(0, 117)}...` : line;
+}
+
+/**
+ * Activates the requested TensorFlow.js backend. `auto` takes the fastest that loads:
+ * native TensorFlow (GPU build first where a CUDA device exists), then wasm, then cpu.
+ */
+export async function selectBackend(requested: BackendRequest): Promise<SelectedBackend> {
+  if (requested === 'tensorflow') {
+    try {
+      const pkg = await loadNative();
+      return { name: 'tensorflow', reason: `native TensorFlow via ${pkg} (requested)` };
+    } catch (error) {
+      throw new Error(`backend 'tensorflow' cannot load (${firstLine(error)}); try --backend wasm or --backend cpu`);
+    }
+  }
+  if (requested === 'wasm') {
+    try {
+      await loadWasm();
+      return { name: 'wasm', reason: 'WebAssembly (requested)' };
+    } catch (error) {
+      throw new Error(`backend 'wasm' cannot load (${firstLine(error)}); try --backend cpu`);
+    }
+  }
+  if (requested === 'cpu') {
+    await tf.setBackend('cpu');
+    return { name: 'cpu', reason: 'pure JavaScript (requested)' };
+  }
+  let nativeFailure: string;
+  try {
+    const pkg = await loadNative();
+    return { name: 'tensorflow', reason: `native TensorFlow via ${pkg}, the fastest available` };
+  } catch (error) {
+    nativeFailure = firstLine(error);
+  }
+  try {
+    await loadWasm();
+    return { name: 'wasm', reason: `WebAssembly: native TensorFlow is not installed (${nativeFailure})` };
+  } catch (error) {
+    await tf.setBackend('cpu');
+    return { name: 'cpu', reason: `pure JavaScript: neither native TensorFlow nor wasm loaded (${firstLine(error)})` };
+  }
+}

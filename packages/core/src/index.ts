@@ -1,0 +1,24 @@
+export { createRandom, seedFrom, shuffleInPlace, type Random } from './random.ts';
+export { selectBackend, BACKEND_REQUESTS, type BackendRequest, type SelectedBackend } from './backend.ts';
+export { UserError, InterruptedError, errorMessage } from './errors.ts';
+export { sha256Hex, sha256File, canonicalJson, packageCodeVersion } from './hash.ts';
+export { writeFileAtomic, replaceDirectory, fsyncPath } from './atomic.ts';
+export { acquireLock, type Lock } from './lock.ts';
+export { stderrLogger, memoryLogger, startProgress, type Logger, type Progress } from './log.ts';
+export { ensureFreeSpace, formatBytes } from './disk.ts';
+export {
+  Workspace,
+  runStage,
+  stageKey,
+  MANIFEST_FILE,
+  type Artifact,
+  type ArtifactManifest,
+  type OutputFile,
+  type StageSpec,
+  type StageResult,
+  type StageContext,
+  type RunStageOptions,
+} from './artifacts.ts';
+export { commitRun, readRun, listRuns, runDir, defaultRunName, validateRunName, RUN_FILE, type RunRecord } from './runs.ts';
+export { createPool, mapOrdered, defaultWorkerCount, Piscina } from './pool.ts';
+export * from './arrow_io.ts';

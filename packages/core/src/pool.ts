@@ -1,0 +1,57 @@
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+
+export { Piscina };
+
+/** Default worker count: one per core. */
+export function defaultWorkerCount(): number {
+  return availableParallelism();
+}
+
+/**
+ * A piscina pool over a worker module. Our sources are TypeScript run through tsx, so a `.ts`
+ * worker gets the tsx loader explicitly (test runners do not pass their loaders on to threads).
+ */
+export function createPool(workerUrl: URL, workers: number, workerData?: unknown): Piscina {
+  const execArgv = workerUrl.pathname.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
+  return new Piscina({
+    filename: workerUrl.href,
+    minThreads: workers,
+    maxThreads: workers,
+    // A few queued tasks per thread keep every core busy without buffering the whole dataset.
+    maxQueue: workers * 8,
+    idleTimeout: 30_000,
+    execArgv,
+    workerData,
+  });
+}
+
+/**
+ * Runs `task(item)` for each item on the pool with bounded concurrency and hands results to
+ * `onResult` in input order, so outputs are deterministic whatever the scheduling.
+ */
+export async function mapOrdered<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T, index: number) => Promise<R>,
+  onResult: (result: R, index: number) => Promise<void> | void,
+): Promise<void> {
+  const pending = new Map<number, Promise<R>>();
+  let next = 0;
+  const launch = (): void => {
+    while (next < items.length && pending.size < concurrency) {
+      const index = next++;
+      const promise = task(items[index]!, index);
+      // Attach a handler now so a failure is not reported as unhandled before we await it.
+      promise.catch(() => undefined);
+      pending.set(index, promise);
+    }
+  };
+  launch();
+  for (let index = 0; index < items.length; index++) {
+    const result = await pending.get(index)!;
+    pending.delete(index);
+    launch();
+    await onResult(result, index);
+  }
+}

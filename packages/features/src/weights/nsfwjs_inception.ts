@@ -1,0 +1,81 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import vm from 'node:vm';
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '@flowers/core';
+import { disposeLayerWeights, groupByLayer, type LayerWeights } from './layer_weights.ts';
+
+/** The InceptionV3 nsfwjs ships: Keras 2.2.4 layer names, fine-tuned to classify NSFW images. */
+export const NSFWJS_INCEPTION_SOURCE = 'nsfwjs@4.2.1 inception_v3';
+const LAST_BASE_LAYER = 'mixed10';
+
+interface KerasLayerConfig {
+  name: string;
+  inbound_nodes: Array<Array<[string, number, number, unknown]>>;
+}
+interface BundledModel {
+  modelTopology: { model_config: { config: { layers: KerasLayerConfig[] } } };
+  weightsManifest: tf.io.WeightsManifestConfig;
+}
+
+export function nsfwjsInceptionDir(): string {
+  // nsfwjs exports only its entry points, so find the package from its CommonJS main file.
+  const main = createRequire(import.meta.url).resolve('nsfwjs');
+  return path.join(path.dirname(main), '..', 'models', 'inception_v3');
+}
+
+/**
+ * Evaluates one of the package's UMD bundles in an empty context (no require, no globals), where
+ * it can only fill in `module.exports`: the model JSON, or one shard as a base64 string.
+ */
+async function evaluateBundle(file: string): Promise<unknown> {
+  let code: string;
+  try {
+    code = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UserError(`cannot read nsfwjs model bundle ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  const sandbox = { module: { exports: {} as unknown }, exports: {} };
+  vm.runInNewContext(code, sandbox, { filename: file, timeout: 30_000 });
+  return sandbox.module.exports;
+}
+
+/** Names of `last` and every layer it depends on, from a Keras topology's inbound nodes. */
+function layersUpTo(layers: KerasLayerConfig[], last: string): Set<string> {
+  const byName = new Map(layers.map((layer) => [layer.name, layer]));
+  const kept = new Set<string>();
+  const pending = [last];
+  while (pending.length > 0) {
+    const name = pending.pop()!;
+    if (kept.has(name)) continue;
+    const layer = byName.get(name);
+    if (layer === undefined) throw new UserError(`nsfwjs InceptionV3 topology has no layer '${name}'`);
+    kept.add(name);
+    for (const node of layer.inbound_nodes) for (const [inbound] of node) pending.push(inbound);
+  }
+  return kept;
+}
+
+/**
+ * Reads the InceptionV3 base (everything up to mixed10) out of the nsfwjs package's bundled
+ * model: uint8-quantized weights, dequantized by tf.io.decodeWeights. The head is dropped.
+ */
+export async function readNsfwjsInceptionWeights(modelDir = nsfwjsInceptionDir()): Promise<LayerWeights> {
+  // A JSON round trip turns the sandbox's objects into plain objects of this realm.
+  const bundled = JSON.parse(JSON.stringify(await evaluateBundle(path.join(modelDir, 'model.min.js')))) as BundledModel;
+  const specs = bundled.weightsManifest.flatMap((group) => group.weights);
+  const shards: ArrayBuffer[] = [];
+  for (const shard of bundled.weightsManifest.flatMap((group) => group.paths)) {
+    const file = path.join(modelDir, `${shard}.min.js`);
+    const base64 = await evaluateBundle(file);
+    if (typeof base64 !== 'string') throw new UserError(`nsfwjs weight bundle ${file} does not export a base64 string`);
+    const bytes = Buffer.from(base64, 'base64');
+    shards.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  }
+  const all = groupByLayer(Object.entries(tf.io.decodeWeights(shards, specs)));
+  const base = layersUpTo(bundled.modelTopology.model_config.config.layers, LAST_BASE_LAYER);
+  const head = new Map([...all].filter(([layer]) => !base.has(layer)));
+  disposeLayerWeights(head);
+  return new Map([...all].filter(([layer]) => base.has(layer)));
+}

@@ -1,0 +1,49 @@
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import sharp from 'sharp';
+
+// One libvips thread per worker: the pool size alone decides how many cores are used.
+sharp.concurrency(1);
+sharp.cache(false);
+
+export interface ValidateTask {
+  file: string;
+  maxPixels: number;
+}
+
+export type ValidateResult =
+  | { ok: true; sha256: string; width: number; height: number; channels: number }
+  | { ok: false; reason: string; sha256?: string };
+
+/**
+ * Decodes a file completely (so truncated JPEGs are caught, not only their headers) and hashes
+ * its bytes. Bad files are results, not exceptions: one bad photo never stops a run.
+ */
+export default async function validateImage({ file, maxPixels }: ValidateTask): Promise<ValidateResult> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    return { ok: false, reason: `unreadable: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
+  }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (bytes.length === 0) return { ok: false, reason: 'empty file (0 bytes)', sha256 };
+  try {
+    const image = sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels });
+    const meta = await image.metadata();
+    await image.raw().toBuffer();
+    // EXIF orientations 5-8 rotate by 90 degrees: report the size people see.
+    const rotated = (meta.orientation ?? 1) >= 5;
+    const width = rotated ? meta.height! : meta.width!;
+    const height = rotated ? meta.width! : meta.height!;
+    return { ok: true, sha256, width, height, channels: meta.channels ?? 3 };
+  } catch (error) {
+    const message = String(error instanceof Error ? error.message : error).split('\n')[0]!;
+    const reason = /pixel limit/i.test(message)
+      ? `too large: more than ${maxPixels} pixels`
+      : /unsupported image format/i.test(message)
+        ? 'not an image (unsupported format)'
+        : `corrupt image: ${message}`;
+    return { ok: false, reason, sha256 };
+  }
+}

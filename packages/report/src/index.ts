@@ -1,0 +1,13 @@
+export type { RunReportData, ComparedRun } from './types.ts';
+export {
+  confusionMatrix, classificationReport, formatClassificationReport, wilsonInterval, mostConfusedPairs, worstMisclassified, predictClasses, metricsJson,
+  type MetricsJson, type ClassificationReport, type ClassScores, type ConfusedPair, type Misclassified,
+} from './metrics.ts';
+export { formatFixed } from './format.ts';
+export {
+  classCountsSpec, classShareSpec, learningCurveSpec, confusionMatrixSpec, compareRunsSpec, runChartSpecs, comparisonChartSpecs, renderChart,
+  type RenderedChart, type RunChartName, type ComparisonChartName,
+} from './charts.ts';
+export { renderRunReport, renderComparison, escapeHtml, type RunReportAssets, type GalleryItem } from './html.ts';
+export { thumbnailDataUri } from './thumbnails.ts';
+export { writeRunReport, writeComparisonReport } from './render.ts';

@@ -12,6 +12,8 @@ import { augmentViews } from './views.ts';
 
 // One libvips thread per worker: the pool's N workers then use N cores without oversubscribing.
 sharp.concurrency(1);
+// Every image is decoded once, so libvips' operation cache only costs memory and time.
+sharp.cache(false);
 
 /** Answers an AugmentFailure, or the pixel buffer marked for transfer (the parent receives an AugmentWireResult). */
 export default async function augmentImage(task: AugmentTask): Promise<AugmentFailure | ReturnType<typeof move>> {

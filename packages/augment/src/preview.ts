@@ -48,6 +48,7 @@ export async function renderAugmentPreview(options: AugmentPreviewOptions): Prom
         top: Math.floor(i / columns) * (size + GUTTER),
       })),
     )
+    .removeAlpha() // composite adds an alpha channel; the figure is opaque RGB
     .png()
     .toBuffer();
 }

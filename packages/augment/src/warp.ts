@@ -50,6 +50,11 @@ function axisTaps(coord: number, len: number, mode: number): boolean {
   return true;
 }
 
+/** Rounds half up. Values stay within 0..255 up to float error, but a Uint8Array store would wrap, not clamp. */
+function toByte(v: number): number {
+  return v <= 0 ? 0 : v >= 254.5 ? 255 : (v + 0.5) | 0;
+}
+
 /**
  * out(row, col) = bilinear sample of src at M·(row, col, 1), per channel, rounded half up to uint8.
  * src and out are height*width*channels, row-major, channels interleaved; out is allocated when
@@ -83,8 +88,8 @@ export function warpBilinear(
       let i00: number, i01: number, i10: number, i11: number, fy: number, fx: number;
       if (y >= 0 && y < lastRow && x >= 0 && x < lastCol) {
         // Interior: all four taps exist.
-        const y0 = Math.floor(y);
-        const x0 = Math.floor(x);
+        const y0 = y | 0; // truncation is floor for y >= 0
+        const x0 = x | 0;
         fy = y - y0;
         fx = x - x0;
         i00 = y0 * rowStride + x0 * channels;
@@ -109,10 +114,15 @@ export function warpBilinear(
         i11 = yHi * rowStride + tapHi * channels;
       }
       const w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx;
-      for (let k = 0; k < channels; k++) {
-        const v = src[i00 + k]! * w00 + src[i01 + k]! * w01 + src[i10 + k]! * w10 + src[i11 + k]! * w11;
-        // Within 0..255 up to float error; a Uint8Array store would wrap, not clamp, so clamp here.
-        out[o + k] = v <= 0 ? 0 : v >= 254.5 ? 255 : (v + 0.5) | 0;
+      if (channels === 3) {
+        // Unrolled for RGB, the only case on the hot path.
+        out[o] = toByte(src[i00]! * w00 + src[i01]! * w01 + src[i10]! * w10 + src[i11]! * w11);
+        out[o + 1] = toByte(src[i00 + 1]! * w00 + src[i01 + 1]! * w01 + src[i10 + 1]! * w10 + src[i11 + 1]! * w11);
+        out[o + 2] = toByte(src[i00 + 2]! * w00 + src[i01 + 2]! * w01 + src[i10 + 2]! * w10 + src[i11 + 2]! * w11);
+      } else {
+        for (let k = 0; k < channels; k++) {
+          out[o + k] = toByte(src[i00 + k]! * w00 + src[i01 + k]! * w01 + src[i10 + k]! * w10 + src[i11 + k]! * w11);
+        }
       }
     }
   }

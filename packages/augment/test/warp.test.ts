@@ -93,6 +93,19 @@ describe('warpBilinear with Keras view matrices', () => {
     expect(warp(src, { ty: -4 }, 'wrap')).toEqual(remap(src, N, (r, c) => [r, wrap(c - 4)]));
   });
 
+  it('samples 0.3 pixel outside the top edge as scipy order=1 does in each mode', () => {
+    // Rows hold 10, 110, 20, 30, ...; output row 0 samples input row -0.3.
+    const src = new Uint8Array(N * N * 3);
+    for (let r = 0; r < N; r++) src.fill(r === 0 ? 10 : r === 1 ? 110 : (r * 10) % 256, r * N * 3, (r + 1) * N * 3);
+    const top = (mode: 'nearest' | 'constant' | 'reflect' | 'wrap') => warp(src, { tx: -0.3 }, mode, 5)[0];
+    expect(top('nearest')).toBe(10); // clamped to row 0
+    expect(top('constant')).toBe(5); // any coordinate outside [0, N-1] takes cval
+    // reflect folds -0.3 to -0.7, whose taps are row -1 (mirrored to row 1) and row 0: 0.7*110 + 0.3*10.
+    expect(top('reflect')).toBe(80);
+    // wrap folds -0.3 to N-1.3 (period N-1): 0.3*row(N-2) + 0.7*row(N-1).
+    expect(top('wrap')).toBe(Math.round(0.3 * (((N - 2) * 10) % 256) + 0.7 * (((N - 1) * 10) % 256)));
+  });
+
   it('fills rotated-in corners with cval in constant mode and keeps the centre', () => {
     const src = new Uint8Array(N * N * 3).fill(90);
     const out = warp(src, { theta: 45 }, 'constant', 7);

@@ -5,6 +5,7 @@ import { createContext, DEFAULTS, readConfigFile, resolvePath, type CommonOption
 import { collectGarbage } from './gc.ts';
 import { formatInspectSummary, inspectArrowFile } from './inspect.ts';
 import { layerOptions, toInt, type OptionValues } from './options.ts';
+import { addAugmentOptions, AUGMENT_DEFAULTS, ensureAugment } from './stage_augment.ts';
 import { ensureIngest, INGEST_DEFAULTS } from './stage_ingest.ts';
 
 const program = new Command('pipeline')
@@ -50,6 +51,17 @@ addIngestOptions(addCommonOptions(program.command('ingest')))
     const { artifact, table } = await ensureIngest(context, values);
     process.stdout.write(`${table}\n`);
     context.log.info(`ingest artifact: ${artifact.dir}`);
+  });
+
+addAugmentOptions(addIngestOptions(addCommonOptions(program.command('augment'))))
+  .description('decode and resize every image, with Keras-style augmented views of training images, into Arrow pixel files')
+  .option('--preview <file>', 'also write a PNG grid of one training image and its augmented views')
+  .action(async (_opts, command: Command) => {
+    const { context, values } = await prepare(command, {}, { ...INGEST_DEFAULTS, ...AUGMENT_DEFAULTS });
+    const { artifact: ingest } = await ensureIngest(context, values);
+    const artifact = await ensureAugment(context, values, ingest);
+    context.log.info(`augment artifact: ${artifact.dir}`);
+    process.stdout.write(`${JSON.stringify(artifact.manifest.rows)}\n`);
   });
 
 program

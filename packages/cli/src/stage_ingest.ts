@@ -41,14 +41,10 @@ export interface IngestOutcome {
 }
 
 export async function ensureIngest(context: PipelineContext, values: OptionValues): Promise<IngestOutcome> {
-  const dataDir = await resolveDataDir(context, values.data);
-  const params: IngestParams = {
-    dataDir,
-    split: parseSplitFractions(String(values.split)),
-    seed: toInt(values.seed, 'seed', 0),
-    maxPixels: toInt(values.maxPixels, 'maxPixels', 1),
-  };
-  const dataset = await scanDataset(dataDir);
+  const split = parseSplitFractions(String(values.split));
+  const maxPixels = toInt(values.maxPixels, 'maxPixels', 1);
+  const params: IngestParams = { dataDir: await resolveDataDir(context, values.data), split, seed: context.options.seed, maxPixels };
+  const dataset = await scanDataset(params.dataDir);
   let table = '';
   const artifact = await runStage(
     context.workspace,

@@ -1,5 +1,4 @@
 export { createRandom, seedFrom, shuffleInPlace, type Random } from './random.ts';
-export { selectBackend, BACKEND_REQUESTS, type BackendRequest, type SelectedBackend } from './backend.ts';
 export { UserError, InterruptedError, errorMessage } from './errors.ts';
 export { sha256Hex, sha256File, canonicalJson, packageCodeVersion } from './hash.ts';
 export { writeFileAtomic, replaceDirectory, fsyncPath } from './atomic.ts';

@@ -31,7 +31,7 @@ function ownArrayBuffer(bytes: Buffer): ArrayBuffer {
  * `save` writes model.json and one weights.bin, each through a temporary file and a rename,
  * weights first, so an interrupted save never leaves a model.json pointing at partial weights.
  */
-export function fileIOHandler(modelJsonPathOrDir: string): tf.io.IOHandler {
+export function fileIOHandler(modelJsonPathOrDir: string): Required<Pick<tf.io.IOHandler, 'load' | 'save'>> {
   const modelJsonPath = modelJsonPathOf(modelJsonPathOrDir);
   const dir = path.dirname(modelJsonPath);
   return {

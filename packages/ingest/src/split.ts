@@ -84,8 +84,11 @@ export function assignSplits(
     }
     members.sort((a, b) => (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0));
     shuffleInPlace(members, createRandom(seed, 'split', label));
-    const nTrain = Math.round(members.length * fractions[0]);
-    const nValidation = Math.round(members.length * fractions[1]);
+    // Validation and test get their rounded share, at least one photo each when the class has
+    // three or more; train takes the rest.
+    const share = (fraction: number): number => Math.max(Math.round(members.length * fraction), fraction > 0 && members.length >= 3 ? 1 : 0);
+    const nValidation = share(fractions[1]);
+    const nTrain = members.length - nValidation - share(fractions[2]);
     members.forEach((m, i) => {
       const split: SplitName = i < nTrain ? 'train' : i < nTrain + nValidation ? 'validation' : 'test';
       rows.push({ ...m, labelIndex, split });

@@ -176,8 +176,8 @@ function testSection(data: RunReportData, assets: RunReportAssets): string {
     : `<div class="gallery">${assets.gallery.map((g) => `<div class="item">${g.thumbnail
       ? `<img src="${g.thumbnail}" alt="${esc(fileName(g.path))}">`
       : '<div class="placeholder">image unavailable</div>'}
-<div>true: <strong>${esc(data.classes[g.trueClass]!)}</strong> (${fixed(g.trueProbability, 4)})</div>
 <div>predicted: <span class="pred">${esc(data.classes[g.predictedClass]!)}</span> (${fixed(g.probability, 4)})</div>
+<div>true: <strong>${esc(data.classes[g.trueClass]!)}</strong> (${fixed(g.trueProbability, 4)})</div>
 <div class="path" title="${esc(g.path)}">${esc(fileName(g.path))}</div></div>`).join('\n')}</div>`;
   return `<section id="test"><h2>Test</h2>
 <p>Accuracy on ${metrics.n} test images: <strong>${fixed(metrics.accuracy, 4)}</strong>, 95% Wilson interval [<span id="test-accuracy-ci-low">${fixed(metrics.accuracy_ci95[0], 4)}</span>, <span id="test-accuracy-ci-high">${fixed(metrics.accuracy_ci95[1], 4)}</span>]; macro F1 <strong>${fixed(metrics.macro_f1, 4)}</strong>, weighted F1 ${fixed(metrics.weighted_f1, 4)}.</p>

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '@flowers/core';
+import { selectBackend } from '@flowers/core/tf';
 await selectBackend('wasm');
 for (const [shape, k] of [[[32, 74, 74, 32], 3], [[32, 150, 150, 3], 3]] as const) {
   const x = tf.randomNormal([...shape]) as tf.Tensor4D;

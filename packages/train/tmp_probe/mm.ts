@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '@flowers/core';
+import { selectBackend } from '@flowers/core/tf';
 for (const be of ['wasm', 'cpu'] as const) {
   await selectBackend(be);
   const M = 165888;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '@flowers/core';
+import { selectBackend } from '@flowers/core/tf';
 
 await selectBackend('wasm');
 const useOurs = process.argv.includes('--ours');

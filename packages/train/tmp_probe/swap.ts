@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '@flowers/core';
+import { selectBackend } from '@flowers/core/tf';
 await selectBackend('wasm');
 for (const [shape, cout] of [[[32, 74, 74, 32], 64], [[32, 150, 150, 3], 32], [[32, 36, 36, 64], 128]] as const) {
   const x = tf.randomNormal([...shape]) as tf.Tensor4D;

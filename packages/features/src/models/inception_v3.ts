@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { UserError } from '@flowers/core';
 import { scaleToSymmetricUnit } from './preprocess.ts';
 
 /** Keras refuses InceptionV3 inputs below 75 px: the stride-2 stages would shrink them to nothing. */
@@ -26,7 +27,7 @@ function kerasNamer(): (prefix: string) => string {
  */
 export function buildInceptionV3({ inputSize }: { inputSize: number }): tf.LayersModel {
   if (!Number.isInteger(inputSize) || inputSize < INCEPTION_V3_MIN_SIZE) {
-    throw new Error(`inception_v3: inputSize must be an integer >= ${INCEPTION_V3_MIN_SIZE}, got ${inputSize}`);
+    throw new UserError(`inception_v3: inputSize must be an integer >= ${INCEPTION_V3_MIN_SIZE}, got ${inputSize}`);
   }
   const name = kerasNamer();
 

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import { UserError } from '@flowers/core';
 import { buildInceptionV3, INCEPTION_V3_MIN_SIZE, preprocessInceptionV3 } from './inception_v3.ts';
 import { buildMobileNetV2, MOBILENET_V2_MIN_SIZE, preprocessMobileNetV2, type MobileNetV2Alpha } from './mobilenet_v2.ts';
 
@@ -42,6 +43,6 @@ export function buildBase(name: BaseName, { inputSize, alpha }: BaseOptions): tf
     case 'mobilenet_v2':
       return buildMobileNetV2({ alpha: alpha ?? 1.0, inputSize });
     default:
-      throw new Error(`unknown base '${name as string}'; expected one of ${BASE_NAMES.join(', ')}`);
+      throw new UserError(`unknown base '${name as string}'; expected one of ${BASE_NAMES.join(', ')}`);
   }
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { UserError } from '@flowers/core';
 import { scaleToSymmetricUnit } from './preprocess.ts';
 
 export const MOBILENET_V2_MIN_SIZE = 32;
@@ -87,10 +88,10 @@ const BLOCKS: ReadonlyArray<readonly [number, number, number]> = [
  */
 export function buildMobileNetV2({ alpha, inputSize }: { alpha: MobileNetV2Alpha; inputSize: number }): tf.LayersModel {
   if (!MOBILENET_V2_ALPHAS.includes(alpha)) {
-    throw new Error(`mobilenet_v2: alpha must be one of ${MOBILENET_V2_ALPHAS.join(', ')}, got ${alpha}`);
+    throw new UserError(`mobilenet_v2: alpha must be one of ${MOBILENET_V2_ALPHAS.join(', ')}, got ${alpha}`);
   }
   if (!Number.isInteger(inputSize) || inputSize < MOBILENET_V2_MIN_SIZE) {
-    throw new Error(`mobilenet_v2: inputSize must be an integer >= ${MOBILENET_V2_MIN_SIZE}, got ${inputSize}`);
+    throw new UserError(`mobilenet_v2: inputSize must be an integer >= ${MOBILENET_V2_MIN_SIZE}, got ${inputSize}`);
   }
   const input = tf.input({ shape: [inputSize, inputSize, 3], name: 'input_1' });
   let x = tf.layers.zeroPadding2d({ padding: correctPad(input), name: 'Conv1_pad' }).apply(input) as Sym;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { UserError } from '@flowers/core';
 
 /**
  * Splits a functional model at `layerName`: `bottom` maps the model input to that layer's
@@ -9,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
  */
 export function splitAtLayer(model: tf.LayersModel, layerName: string): { bottom: tf.LayersModel; top: tf.LayersModel } {
   const cut = model.layers.find((layer) => layer.name === layerName);
-  if (cut === undefined) throw new Error(`model ${model.name} has no layer '${layerName}' to split at`);
+  if (cut === undefined) throw new UserError(`model ${model.name} has no layer '${layerName}' to split at`);
   const cutOutput = cut.output as tf.SymbolicTensor;
   const bottom = tf.model({ inputs: model.inputs, outputs: cutOutput, name: `${model.name}_to_${layerName}` });
 
@@ -24,14 +25,14 @@ export function splitAtLayer(model: tf.LayersModel, layerName: string): { bottom
     const found = inputs.map((t) => mapped.get(t.id));
     if (found.every((t) => t === undefined)) continue;
     if (found.some((t) => t === undefined)) {
-      throw new Error(`cannot split ${model.name} at '${layerName}': layer '${layer.name}' also reads a tensor from before it`);
+      throw new UserError(`cannot split ${model.name} at '${layerName}': layer '${layer.name}' also reads a tensor from before it`);
     }
     const applied = layer.apply(found.length === 1 ? found[0]! : (found as tf.SymbolicTensor[])) as tf.SymbolicTensor;
     mapped.set((layer.inboundNodes[0]!.outputTensors[0] as tf.SymbolicTensor).id, applied);
   }
   const outputs = model.outputs.map((t) => mapped.get(t.id));
   if (outputs.some((t) => t === undefined)) {
-    throw new Error(`cannot split ${model.name} at '${layerName}': the model output does not depend on it alone`);
+    throw new UserError(`cannot split ${model.name} at '${layerName}': the model output does not depend on it alone`);
   }
   const top = tf.model({ inputs: topInput, outputs: outputs as tf.SymbolicTensor[], name: `${model.name}_from_${layerName}` });
   return { bottom, top };

@@ -65,9 +65,9 @@ export async function downloadToCache({ url, cacheDir = defaultCacheDir(), md5, 
     if (expected === undefined || cached.md5 === expected) return { path: target, sha256: cached.sha256 };
   }
 
-  await mkdir(cacheDir, { recursive: true });
   const temp = `${target}.part-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
+    await mkdir(cacheDir, { recursive: true });
     const response = await fetch(url);
     if (!response.ok || response.body === null) throw new Error(`HTTP ${response.status} ${response.statusText}`);
     const header = Number(response.headers.get('content-length'));
@@ -96,6 +96,7 @@ export async function downloadToCache({ url, cacheDir = defaultCacheDir(), md5, 
     const cause = (error as { cause?: { message?: string } }).cause?.message;
     throw new UserError(`download of ${url} failed: ${cause ?? (error as Error).message}`);
   } finally {
-    await rm(temp, { force: true });
+    // Cleanup only: a failure here (e.g. the cache path is not a folder) must not hide the cause.
+    await rm(temp, { force: true }).catch(() => undefined);
   }
 }

@@ -1,8 +1,26 @@
-import { access } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import h5wasm, { type Group } from 'h5wasm/node';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '@flowers/core';
 import { disposeLayerWeights, type LayerWeights } from './layer_weights.ts';
+
+const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Checked before h5wasm opens the file: it reports failures only as HDF5 diagnostics on stderr. */
+async function checkHdf5Signature(file: string): Promise<void> {
+  let head: Buffer;
+  try {
+    const handle = await open(file, 'r');
+    try {
+      ({ buffer: head } = await handle.read(Buffer.alloc(HDF5_SIGNATURE.length), 0, HDF5_SIGNATURE.length, 0));
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    throw new UserError(`cannot read Keras weights file ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  if (!head.equals(HDF5_SIGNATURE)) throw new UserError(`${file} is not an HDF5 file (a Keras .h5 weights file was expected)`);
+}
 
 function stringList(group: Group, attribute: string): string[] | undefined {
   const value = group.attrs[attribute]?.value;
@@ -22,18 +40,10 @@ function toFloat32(value: unknown): Float32Array | undefined {
  * `model_weights/` in a full `model.save` file. Layers without weights are skipped.
  */
 export async function readKerasH5Weights(file: string): Promise<LayerWeights> {
-  try {
-    await access(file);
-  } catch (error) {
-    throw new UserError(`cannot read Keras weights file ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-  }
+  await checkHdf5Signature(file);
   await h5wasm.ready;
-  let h5: InstanceType<typeof h5wasm.File>;
-  try {
-    h5 = new h5wasm.File(file, 'r');
-  } catch (error) {
-    throw new UserError(`${file} is not an HDF5 file (${error instanceof Error ? error.message : String(error)})`);
-  }
+  const h5 = new h5wasm.File(file, 'r');
+  if (h5.file_id < 0n) throw new UserError(`cannot open HDF5 file ${file}`);
   const layers: LayerWeights = new Map();
   try {
     const nested = h5.get('model_weights');

@@ -12,7 +12,7 @@ export type WeightsChoice = 'auto' | 'imagenet' | 'nsfwjs-inception' | (string &
 
 export interface ResolveWeightsOptions {
   base: BaseName;
-  /** MobileNetV2 width multiplier; ignored for InceptionV3. */
+  /** MobileNetV2 width multiplier (default 1.0, as in buildBase); ignored for InceptionV3. */
   alpha?: number;
   inputSize: number;
   weights: WeightsChoice;
@@ -45,9 +45,12 @@ function kerasAlpha(alpha: number): string {
 }
 
 /** The Keras ImageNet no-top weights file for a base, with a note when Keras would warn. */
-export function imagenetWeightsUrl(base: BaseName, alpha: number | undefined, inputSize: number): { url: string; md5?: string; note?: string } {
+export function imagenetWeightsUrl({ base, alpha = 1.0, inputSize }: { base: BaseName; alpha?: number; inputSize: number }): {
+  url: string;
+  md5?: string;
+  note?: string;
+} {
   if (base === 'inception_v3') return INCEPTION_V3_NOTOP;
-  if (alpha === undefined) throw new UserError('mobilenet_v2 needs --alpha to pick its ImageNet weights');
   const trained = MOBILENET_V2_WEIGHT_SIZES.includes(inputSize);
   const size = trained ? inputSize : 224;
   return {
@@ -59,7 +62,7 @@ export function imagenetWeightsUrl(base: BaseName, alpha: number | undefined, in
 }
 
 async function imagenetWeights(options: ResolveWeightsOptions): Promise<{ layers: LayerWeights; source: string }> {
-  const { url, md5, note } = imagenetWeightsUrl(options.base, options.alpha, options.inputSize);
+  const { url, md5, note } = imagenetWeightsUrl(options);
   if (note !== undefined) options.log?.info(note);
   options.log?.info(`ImageNet weights: ${url}`);
   const file = await downloadToCache({ url, md5, cacheDir: options.cacheDir, onProgress: options.onProgress });

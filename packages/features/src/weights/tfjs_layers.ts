@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { fileIOHandler, UserError } from '@flowers/core';
+import { UserError } from '@flowers/core';
+import { fileIOHandler } from '@flowers/core/tf';
 import { groupByLayer, type LayerWeights } from './layer_weights.ts';
 
 /** Reads the weights of a TF.js layers model (its model.json, or the folder holding it). */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` these kernels use beyond `KernelBackend`. */
-interface WasmBackend extends tf.KernelBackend {
+export interface WasmBackend extends tf.KernelBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }

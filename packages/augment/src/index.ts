@@ -1,0 +1,17 @@
+import { packageCodeVersion } from '@flowers/core';
+
+export {
+  AUGMENT_PRESETS,
+  DEFAULT_AUGMENT_PARAMS,
+  EXPERIMENT_AUGMENTATION,
+  FILL_MODES,
+  MIN_IMAGE_SIZE,
+  validateAugmentParams,
+  type AugmentParams,
+  type FillMode,
+} from './keras_params.ts';
+export { renderAugmentPreview, type AugmentPreviewOptions } from './preview.ts';
+export { decodeResized } from './decode.ts';
+export { produceAugment, PIXEL_FILES, PREVIEW_FILE, AUGMENT_REPORT_FILE, type AugmentStageParams } from './stage.ts';
+
+export const augmentCodeVersion = (): Promise<string> => packageCodeVersion(import.meta.url);

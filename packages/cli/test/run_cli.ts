@@ -1,0 +1,28 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+// Resolved here: `--import tsx` alone would be looked up from the child's working directory.
+const TSX = import.meta.resolve('tsx');
+export const SHARED_FLOWERS = fileURLToPath(new URL('../../../../shared/data/flowers', import.meta.url));
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as a user would (`pnpm pipeline ...` from `cwd`). */
+export function runCli(args: string[], cwd: string, env: Record<string, string> = {}): CliResult {
+  const result = spawnSync(process.execPath, ['--import', TSX, MAIN, ...args], {
+    cwd,
+    env: { ...process.env, INIT_CWD: cwd, ...env },
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function spawnCli(args: string[], cwd: string) {
+  return spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd, env: { ...process.env, INIT_CWD: cwd }, stdio: ['ignore', 'pipe', 'pipe'] });
+}

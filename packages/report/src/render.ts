@@ -1,7 +1,7 @@
 /** Writes a report page and each of its charts (as .svg and .png) into a folder, every file atomically. */
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '@flowers/core';
 import type { TopLevelSpec } from 'vega-lite';
 import { comparisonChartSpecs, renderChart, runChartSpecs, type RenderedChart } from './charts.ts';
 import { renderComparison, renderRunReport, type GalleryItem } from './html.ts';
@@ -11,26 +11,14 @@ import type { ComparedRun, RunReportData } from './types.ts';
 
 const GALLERY_SIZE = 24;
 
-/** Readers never see a half-written file: write a temporary sibling, then rename over the target. */
-async function writeAtomic(file: string, content: string | Uint8Array): Promise<void> {
-  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await fs.writeFile(temporary, content);
-    await fs.rename(temporary, file);
-  } catch (error) {
-    await fs.rm(temporary, { force: true });
-    throw error;
-  }
-}
-
 /** Renders every spec and writes `<name>.svg` and `<name>.png`; returns the rendered charts by name and the chart names written. */
 async function writeCharts<N extends string>(outDir: string, specs: Partial<Record<N, TopLevelSpec>>): Promise<{ charts: Partial<Record<N, RenderedChart>>; names: N[] }> {
   const charts: Partial<Record<N, RenderedChart>> = {};
   const names = Object.keys(specs) as N[];
   for (const name of names) {
     const chart = await renderChart(specs[name]!);
-    await writeAtomic(path.join(outDir, `${name}.svg`), chart.svg);
-    await writeAtomic(path.join(outDir, `${name}.png`), chart.png);
+    await writeFileAtomic(path.join(outDir, `${name}.svg`), chart.svg);
+    await writeFileAtomic(path.join(outDir, `${name}.png`), chart.png);
     charts[name] = chart;
   }
   return { charts, names };
@@ -46,7 +34,7 @@ export async function writeRunReport(outDir: string, data: RunReportData): Promi
     }),
   );
   const html = path.join(outDir, 'report.html');
-  await writeAtomic(html, renderRunReport(data, { charts, gallery }));
+  await writeFileAtomic(html, renderRunReport(data, { charts, gallery }));
   return { html, charts: names };
 }
 
@@ -54,6 +42,6 @@ export async function writeComparisonReport(outDir: string, runs: ComparedRun[])
   await fs.mkdir(outDir, { recursive: true });
   const { charts, names } = await writeCharts(outDir, comparisonChartSpecs(runs));
   const html = path.join(outDir, 'report.html');
-  await writeAtomic(html, renderComparison(runs, charts));
+  await writeFileAtomic(html, renderComparison(runs, charts));
   return { html, charts: names };
 }

@@ -1,0 +1,75 @@
+import { stat } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import { runStage, UserError, type Artifact } from '@flowers/core';
+import { BACKEND_REQUESTS, selectBackend, type BackendRequest, type SelectedBackend } from '@flowers/core/tf';
+import { BASE_NAMES, featuresCodeVersion, produceFeatures, type FeaturesStageParams } from '@flowers/features';
+import { resolvePath, type PipelineContext } from './context.ts';
+import { toChoice, toInt, toNumber, type OptionValues } from './options.ts';
+
+export const FEATURES_DEFAULTS: OptionValues = { base: 'inception_v3', alpha: 1.0, pool: 'none', weights: 'auto', backend: 'auto', inferenceBatch: 32 };
+const NAMED_WEIGHTS = ['auto', 'imagenet', 'nsfwjs-inception'];
+
+export function addFeaturesOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--base <name>', 'pretrained convolutional base (default: inception_v3)').choices([...BASE_NAMES]))
+    .option('--alpha <a>', 'MobileNetV2 width multiplier: 0.35, 0.5, 0.75 or 1.0')
+    .addOption(new Option('--pool <mode>', "'avg' (global average pooling) or 'none' (the flattened map, as the experiment's Flatten)").choices(['avg', 'none']))
+    .option('--weights <w>', "'auto', 'imagenet', 'nsfwjs-inception', or a path to a Keras .h5 file or a TF.js model.json")
+    .option('--cut <layer>', "also cache activations at this inner layer for fine-tuning ('default': the base's fine-tuning cut)")
+    .option('--inference-batch <n>', 'images per forward pass (default: 32)')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: auto = fastest that loads)').choices([...BACKEND_REQUESTS]));
+}
+
+/** Activates the backend once per process and says which one was taken and why. */
+let selected: { requested: BackendRequest; backend: SelectedBackend } | undefined;
+export async function activateBackend(context: PipelineContext, values: OptionValues): Promise<SelectedBackend> {
+  const requested = toChoice(values.backend, 'backend', BACKEND_REQUESTS);
+  if (selected?.requested !== requested) {
+    selected = { requested, backend: await selectBackend(requested) };
+    context.log.info(`backend: ${selected.backend.name} — ${selected.backend.reason}`);
+  }
+  return selected.backend;
+}
+
+/**
+ * The weights as a cache-key input: a named choice as is, a file by its absolute path, size
+ * and modification time (so replacing the file invalidates the features).
+ */
+async function weightsParam(value: unknown): Promise<string> {
+  const text = String(value);
+  if (NAMED_WEIGHTS.includes(text)) return text;
+  const full = resolvePath(text);
+  const info = await stat(full).catch(() => undefined);
+  if (!info) throw new UserError(`weights file not found: ${full}`);
+  return `${full}#${info.size}:${Math.floor(info.mtimeMs)}`;
+}
+
+export async function featuresParamsFrom(values: OptionValues): Promise<FeaturesStageParams & { weightsKey: string }> {
+  const weights = String(values.weights);
+  return {
+    base: toChoice(values.base, 'base', BASE_NAMES),
+    alpha: toNumber(values.alpha, 'alpha'),
+    pool: toChoice(values.pool, 'pool', ['avg', 'none'] as const),
+    weights: NAMED_WEIGHTS.includes(weights) ? weights : resolvePath(weights),
+    weightsKey: await weightsParam(weights),
+    ...(values.cut ? { cut: String(values.cut) } : {}),
+    batchSize: toInt(values.inferenceBatch, 'inferenceBatch', 1, 4096),
+  };
+}
+
+export async function ensureFeatures(context: PipelineContext, values: OptionValues, augment: Artifact): Promise<Artifact> {
+  const { weightsKey, ...params } = await featuresParamsFrom(values);
+  const backend = await activateBackend(context, values);
+  return runStage(
+    context.workspace,
+    {
+      stage: 'features',
+      codeVersion: await featuresCodeVersion(),
+      // The backend is part of the key: different backends give slightly different floats.
+      params: { ...params, weights: weightsKey, backend: backend.name },
+      inputs: { augment: augment.manifest.key },
+    },
+    ({ dir }) => produceFeatures(dir, augment.dir, params, { workers: context.options.workers, backend: backend.name as BackendRequest, log: context.log }),
+    { log: context.log, force: context.options.force },
+  );
+}

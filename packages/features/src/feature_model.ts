@@ -1,0 +1,101 @@
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '@flowers/core';
+import { BASES, buildBase, type BaseName, type MobileNetV2Alpha } from './models/index.ts';
+
+export const FEATURE_POOLS = ['avg', 'none'] as const;
+/** 'avg': global average pooling of the base's output map; 'none': the flattened map. */
+export type FeaturePool = (typeof FEATURE_POOLS)[number];
+
+/** Everything needed to rebuild the same feature extractor in another thread. */
+export interface FeatureModelSpec {
+  base: BaseName;
+  alpha: number;
+  inputSize: number;
+  pool: FeaturePool;
+  /** Inner layer whose activations are also returned (for fine-tuning the top from a cache). */
+  cut?: string;
+}
+
+export interface FeatureModel {
+  spec: FeatureModelSpec;
+  /** The base itself: it owns the weights. */
+  base: tf.LayersModel;
+  /** The base with the cut layer as a second output, or the base when there is no cut. */
+  model: tf.LayersModel;
+  /** Name of the base's output layer. */
+  layer: string;
+  /** Shape of one row of features, after pooling: [2048], or [3, 3, 2048] with pool 'none'. */
+  featureShape: number[];
+  /** Shape of one row of cut activations (never pooled). */
+  cutShape?: number[];
+}
+
+const rowShape = (t: tf.SymbolicTensor): number[] => t.shape.slice(1) as number[];
+export const shapeSize = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Builds the (unweighted) base and its feature outputs; the weights come separately. */
+export function buildFeatureModel(spec: FeatureModelSpec): FeatureModel {
+  const base = buildBase(spec.base, { inputSize: spec.inputSize, alpha: spec.alpha as MobileNetV2Alpha });
+  const output = base.outputs[0]!;
+  const mapShape = rowShape(output);
+  const featureShape = spec.pool === 'avg' ? [mapShape[2]!] : mapShape;
+  const layer = base.layers[base.layers.length - 1]!.name;
+  if (spec.cut === undefined) return { spec, base, model: base, layer, featureShape };
+  const cutLayer = base.layers.find((l) => l.name === spec.cut);
+  if (cutLayer === undefined) {
+    throw new UserError(`--cut: ${spec.base} has no layer '${spec.cut}' (its fine-tuning default is '${BASES[spec.base].fineTuneFrom}')`);
+  }
+  const cutOutput = cutLayer.output as tf.SymbolicTensor;
+  const model = tf.model({ inputs: base.inputs, outputs: [output, cutOutput], name: `${base.name}_and_${spec.cut}` });
+  return { spec, base, model, layer, featureShape, cutShape: rowShape(cutOutput) };
+}
+
+/** The base's weights as one buffer, to hand a worker without re-reading any file. */
+export interface EncodedWeights {
+  data: ArrayBuffer;
+  specs: tf.io.WeightsManifestEntry[];
+}
+
+/** Encodes the model's weights in `model.weights` order (the same in every build of one spec). */
+export async function encodeModelWeights(model: tf.LayersModel): Promise<EncodedWeights> {
+  return tf.io.encodeWeights(model.getWeights().map((tensor, i) => ({ name: `w${i}`, tensor })));
+}
+
+export function setEncodedWeights(model: tf.LayersModel, weights: EncodedWeights): void {
+  const named = tf.io.decodeWeights(weights.data, weights.specs);
+  const tensors = weights.specs.map((spec) => named[spec.name]!);
+  try {
+    model.setWeights(tensors);
+  } finally {
+    tf.dispose(tensors);
+  }
+}
+
+/**
+ * The per-batch job of a features worker: `rows` images (HWC RGB uint8, one after another) to
+ * one buffer holding every row's features (pooled as the spec says), followed, with a cut, by
+ * every row's cut activations. Runs `batchSize` images at a time; every tensor is freed.
+ */
+export function computeFeatures(featureModel: FeatureModel, pixels: Uint8Array, rows: number, batchSize: number): Float32Array {
+  const { spec, model, featureShape, cutShape } = featureModel;
+  const pixelBytes = spec.inputSize * spec.inputSize * 3;
+  if (pixels.length !== rows * pixelBytes) {
+    throw new Error(`features: got ${pixels.length} pixel bytes for ${rows} rows of ${spec.inputSize}x${spec.inputSize}x3`);
+  }
+  const featureSize = shapeSize(featureShape);
+  const cutSize = cutShape === undefined ? 0 : shapeSize(cutShape);
+  const out = new Float32Array(rows * (featureSize + cutSize));
+  const preprocess = BASES[spec.base].preprocess;
+  for (let start = 0; start < rows; start += batchSize) {
+    const n = Math.min(batchSize, rows - start);
+    tf.tidy(() => {
+      const images = tf.tensor4d(pixels.subarray(start * pixelBytes, (start + n) * pixelBytes), [n, spec.inputSize, spec.inputSize, 3], 'float32');
+      const outputs = model.predict(preprocess(images), { batchSize: n });
+      const [map, cut] = Array.isArray(outputs) ? outputs : [outputs];
+      const features = spec.pool === 'avg' ? tf.mean(map!, [1, 2]) : map!;
+      out.set(features.dataSync(), start * featureSize);
+      if (cut !== undefined) out.set(cut.dataSync(), rows * featureSize + start * cutSize);
+    });
+  }
+  return out;
+}

@@ -1,0 +1,30 @@
+import { packageCodeVersion } from '@flowers/core';
+
+export {
+  BASE_NAMES,
+  BASES,
+  buildBase,
+  splitAtLayer,
+  preprocessInceptionV3,
+  preprocessMobileNetV2,
+  MOBILENET_V2_ALPHAS,
+  type BaseName,
+  type BaseInfo,
+  type BaseOptions,
+  type MobileNetV2Alpha,
+} from './models/index.ts';
+export { resolveWeights, type WeightsChoice, type ResolvedWeights, type ResolveWeightsOptions } from './weights/resolve.ts';
+export { applyLayerWeights } from './weights/apply.ts';
+export { readTfjsLayersWeights } from './weights/tfjs_layers.ts';
+export type { LayerWeights } from './weights/layer_weights.ts';
+export {
+  FEATURE_POOLS,
+  buildFeatureModel,
+  computeFeatures,
+  type FeaturePool,
+  type FeatureModel,
+  type FeatureModelSpec,
+} from './feature_model.ts';
+export { produceFeatures, FEATURE_FILES, CUT_DIR, type FeaturesStageParams, type FeaturesStageOptions } from './stage.ts';
+
+export const featuresCodeVersion = (): Promise<string> => packageCodeVersion(import.meta.url);

@@ -1,0 +1,281 @@
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import {
+  ArrowFileSink,
+  Field,
+  FixedSizeList,
+  Int32,
+  Schema,
+  UserError,
+  Utf8,
+  createPool,
+  ensureFreeSpace,
+  errorMessage,
+  fixedSizeListColumn,
+  fixedSizeListField,
+  makeRecordBatch,
+  mapOrdered,
+  openArrowFile,
+  startProgress,
+  type ArrowFile,
+  type DataType,
+  type Logger,
+  type Progress,
+  type RecordBatch,
+  type StageResult,
+} from '@flowers/core';
+import { selectBackend, type BackendRequest } from '@flowers/core/tf';
+import { buildFeatureModel, encodeModelWeights, FEATURE_POOLS, shapeSize, type FeatureModelSpec, type FeaturePool } from './feature_model.ts';
+import type { FeaturesTask, FeaturesWorkerData } from './features_worker.ts';
+import { BASE_NAMES, BASES, splitAtLayer, type BaseName } from './models/index.ts';
+import { applyLayerWeights } from './weights/apply.ts';
+import { resolveWeights, type WeightsChoice } from './weights/resolve.ts';
+
+export interface FeaturesStageParams {
+  base: BaseName;
+  /** MobileNetV2 width multiplier; ignored by InceptionV3. */
+  alpha: number;
+  pool: FeaturePool;
+  weights: WeightsChoice;
+  /** Also cache the activations of this inner layer (in `cut/`), for fine-tuning the layers above it. */
+  cut?: string;
+  /** Images per forward pass inside a worker (at most one record batch). */
+  batchSize: number;
+}
+
+export interface FeaturesStageOptions {
+  workers: number;
+  backend: BackendRequest;
+  log: Logger;
+  /** Where downloaded weights are kept (default: see defaultCacheDir). */
+  cacheDir?: string;
+}
+
+const SPLITS = ['train', 'validation', 'test'] as const;
+type Split = (typeof SPLITS)[number];
+/** Same names as the pixel files the features come from. */
+export const FEATURE_FILES: Record<Split, string> = { train: 'train.arrow', validation: 'validation.arrow', test: 'test.arrow' };
+/** Sub-folder with the cut layer's activations, file names as FEATURE_FILES. */
+export const CUT_DIR = 'cut';
+/** Columns carried over from the pixel files, unchanged. */
+const ROW_COLUMNS = ['sha256', 'label_index', 'split', 'view'] as const;
+
+interface PixelInput {
+  split: Split;
+  file: string;
+  reader: ArrowFile;
+  bytes: number;
+}
+
+function validateParams(params: FeaturesStageParams): void {
+  if (!BASE_NAMES.includes(params.base)) throw new UserError(`features: unknown base '${params.base}'; expected one of ${BASE_NAMES.join(', ')}`);
+  if (!FEATURE_POOLS.includes(params.pool)) throw new UserError(`features: pool must be one of ${FEATURE_POOLS.join(', ')}, got '${params.pool}'`);
+  if (!Number.isInteger(params.batchSize) || params.batchSize < 1) throw new UserError(`features: batch size must be a whole number >= 1, got ${params.batchSize}`);
+}
+
+/** Opens the three pixel files and checks they are what the augment stage writes; returns their image size. */
+async function openPixelFiles(augmentDir: string): Promise<{ inputs: PixelInput[]; size: number; classes: string }> {
+  const inputs: PixelInput[] = [];
+  try {
+    let size: number | undefined;
+    let classes = '';
+    for (const split of SPLITS) {
+      const file = path.join(augmentDir, FEATURE_FILES[split]);
+      const bytes = await stat(file).then((s) => s.size, () => -1);
+      if (bytes < 0) throw new UserError(`no pixel file ${file}: run the augment stage first`);
+      const reader = await openArrowFile(file).catch((error: unknown) => {
+        throw new UserError(`cannot read pixel file ${file}: ${errorMessage(error).split('\n')[0]}`);
+      });
+      inputs.push({ split, file, reader, bytes });
+      const fileSize = Number(reader.schema.metadata.get('size'));
+      if (!Number.isInteger(fileSize) || fileSize < 1) throw new UserError(`pixel file ${file} has no valid 'size' metadata`);
+      if (size !== undefined && fileSize !== size) throw new UserError(`pixel file ${file} holds ${fileSize} px images, the others ${size} px`);
+      size = fileSize;
+      classes = reader.schema.metadata.get('classes') ?? '[]';
+      const names = reader.schema.fields.map((f) => f.name);
+      const missing = [...ROW_COLUMNS, 'pixels'].find((name) => !names.includes(name));
+      if (missing !== undefined) throw new UserError(`pixel file ${file} has no '${missing}' column`);
+      const pixels = reader.schema.fields.find((f) => f.name === 'pixels')!.type as DataType;
+      if (!(pixels instanceof FixedSizeList) || pixels.listSize !== size * size * 3) {
+        throw new UserError(`pixel file ${file}: column 'pixels' is not a fixed-size list of ${size}x${size}x3 bytes`);
+      }
+    }
+    return { inputs, size: size!, classes };
+  } catch (error) {
+    await Promise.all(inputs.map((input) => input.reader.close()));
+    throw error;
+  }
+}
+
+function featureSchema(shape: readonly number[], metadata: Record<string, string>): Schema {
+  return new Schema(
+    [
+      new Field('sha256', new Utf8(), false),
+      new Field('label_index', new Int32(), false),
+      new Field('split', new Utf8(), false),
+      new Field('view', new Int32(), false),
+      fixedSizeListField('features', shapeSize(shape), 'float32'),
+    ],
+    new Map(Object.entries({ ...metadata, feature_shape: JSON.stringify(shape) })),
+  );
+}
+
+/** A copy of a batch's pixels in a buffer of their own, so it can be transferred to a worker. */
+function pixelBytesOf(batch: RecordBatch): Uint8Array {
+  const list = batch.getChild('pixels')!.data[0]!;
+  const child = list.children[0]!;
+  const listSize = (list.type as FixedSizeList).listSize;
+  const start = child.offset + list.offset * listSize;
+  return (child.values as Uint8Array).slice(start, start + list.length * listSize);
+}
+
+/** Shows a download as a progress bar in MiB, once its size is known. */
+function downloadProgress(): { onProgress: (done: number, total: number | undefined) => void; finish: () => void } {
+  const MiB = 2 ** 20;
+  let bar: Progress | undefined;
+  let shown = 0;
+  return {
+    onProgress(done, total) {
+      bar ??= startProgress('downloading weights', Math.ceil((total ?? 0) / MiB), 'MiB');
+      const whole = Math.floor(done / MiB);
+      if (whole > shown) bar.tick(whole - shown);
+      shown = whole;
+    },
+    finish: () => bar?.done(),
+  };
+}
+
+/**
+ * Runs a pretrained base over every row of the augment stage's pixel files on a pool of worker
+ * threads and streams the features (and, with a cut, that layer's activations) into Arrow files
+ * with the same rows in the same order, whatever the worker count.
+ */
+export async function produceFeatures(outDir: string, augmentDir: string, params: FeaturesStageParams, options: FeaturesStageOptions): Promise<StageResult> {
+  validateParams(params);
+  const { log } = options;
+  const { inputs, size, classes } = await openPixelFiles(augmentDir);
+  try {
+    const { minInputSize } = BASES[params.base];
+    if (size < minInputSize) {
+      throw new UserError(`${params.base} needs images of at least ${minInputSize} px, but the pixel files in ${augmentDir} are ${size} px (re-run augment with a larger --size)`);
+    }
+    const backend = await selectBackend(options.backend);
+    log.info(`features: backend ${backend.name}: ${backend.reason}`);
+    let workers = Math.max(1, options.workers);
+    if (backend.name === 'tensorflow' && workers > 1) {
+      log.info('features: 1 worker, since native TensorFlow uses every core by itself');
+      workers = 1;
+    }
+
+    const started = performance.now();
+    const download = downloadProgress();
+    const weights = await resolveWeights({ base: params.base, alpha: params.alpha, inputSize: size, weights: params.weights, cacheDir: options.cacheDir, onProgress: download.onProgress, log }).finally(download.finish);
+    if (weights.warning !== undefined) log.warn(weights.warning);
+    // Apply the weights here once, so a wrong file fails before any worker starts.
+    const spec: FeatureModelSpec = { base: params.base, alpha: params.alpha, inputSize: size, pool: params.pool, ...(params.cut === undefined ? {} : { cut: params.cut }) };
+    const featureModel = buildFeatureModel(spec);
+    let encoded;
+    try {
+      applyLayerWeights(featureModel.base, weights.layers, weights.source);
+      if (params.cut !== undefined) splitAtLayer(featureModel.base, params.cut); // the trainer will split there: check it can
+      encoded = await encodeModelWeights(featureModel.base);
+    } finally {
+      featureModel.base.dispose();
+    }
+    const weightsSeconds = (performance.now() - started) / 1000;
+
+    const { featureShape, cutShape, layer } = featureModel;
+    const pixelBytes = size * size * 3;
+    const outputFloats = shapeSize(featureShape) + (cutShape === undefined ? 0 : shapeSize(cutShape));
+    // Pixel file bytes / pixel bytes per row slightly overestimates the rows: a safe estimate.
+    const rowsEstimate = inputs.reduce((sum, input) => sum + Math.ceil(input.bytes / pixelBytes), 0);
+    await ensureFreeSpace(outDir, rowsEstimate * outputFloats * 4, 'the feature files');
+
+    const metadata = {
+      base: params.base,
+      alpha: String(params.alpha),
+      weights_source: weights.source,
+      weights_sha256: weights.sha256,
+      input_size: String(size),
+      backend: backend.name,
+      classes,
+    };
+    const schema = featureSchema(featureShape, { ...metadata, layer, pool: params.pool });
+    const sinks = Object.fromEntries(SPLITS.map((s) => [s, new ArrowFileSink(path.join(outDir, FEATURE_FILES[s]), schema)])) as Record<Split, ArrowFileSink>;
+    let cutSinks: Record<Split, ArrowFileSink> | undefined;
+    if (cutShape !== undefined) {
+      await mkdir(path.join(outDir, CUT_DIR), { recursive: true });
+      const cutSchema = featureSchema(cutShape, { ...metadata, layer: params.cut!, pool: 'none' });
+      cutSinks = Object.fromEntries(SPLITS.map((s) => [s, new ArrowFileSink(path.join(outDir, CUT_DIR, FEATURE_FILES[s]), cutSchema)])) as Record<Split, ArrowFileSink>;
+    }
+    const allSinks = [...Object.values(sinks), ...Object.values(cutSinks ?? {})];
+
+    const workerData: FeaturesWorkerData = { spec, backend: backend.name as BackendRequest, batchSize: params.batchSize, weights: encoded };
+    const pool = createPool(new URL('./features_worker.ts', import.meta.url), workers, workerData);
+    const items = inputs.flatMap((input) => Array.from({ length: input.reader.numBatches }, (_, index) => ({ input, index })));
+    const progress = startProgress(`features: ${params.base} on ${backend.name}`, items.length, 'batches');
+    // One reader per file seeks a shared handle: reads must not overlap.
+    let reading: Promise<unknown> = Promise.resolve();
+    const readBatch = (input: PixelInput, index: number): Promise<RecordBatch> => {
+      const next = reading.then(() => input.reader.readBatch(index));
+      reading = next.catch(() => undefined);
+      return next;
+    };
+    const computeStarted = performance.now();
+    let rows = 0;
+    try {
+      await mapOrdered(
+        items,
+        workers * 2,
+        async ({ input, index }) => {
+          const batch = await readBatch(input, index);
+          const pixels = pixelBytesOf(batch);
+          const task: FeaturesTask = { pixels, rows: batch.numRows };
+          const features = (await pool.run(task, { transferList: [pixels.buffer as ArrayBuffer] })) as Float32Array;
+          return { batch, features };
+        },
+        ({ batch, features }, index) => {
+          const { split } = items[index]!.input;
+          const columns = ROW_COLUMNS.map((name) => batch.getChild(name)!.data[0]!);
+          const featureFloats = batch.numRows * shapeSize(featureShape);
+          sinks[split].write(makeRecordBatch(schema, [...columns, fixedSizeListColumn(features.subarray(0, featureFloats), shapeSize(featureShape))]));
+          if (cutSinks !== undefined) {
+            cutSinks[split].write(makeRecordBatch(cutSinks[split].schema, [...columns, fixedSizeListColumn(features.subarray(featureFloats), shapeSize(cutShape!))]));
+          }
+          rows += batch.numRows;
+          progress.tick();
+        },
+      );
+      for (const sink of allSinks) await sink.close();
+    } catch (error) {
+      await Promise.all(allSinks.map((sink) => sink.abort()));
+      throw error;
+    } finally {
+      progress.done();
+      await pool.destroy();
+    }
+    const computeSeconds = (performance.now() - computeStarted) / 1000;
+    log.info(`features: ${rows} images in ${computeSeconds.toFixed(1)} s (${(rows / computeSeconds).toFixed(1)} img/s, ${workers} worker(s))`);
+    return {
+      rows: Object.fromEntries(SPLITS.map((s) => [s, sinks[s].rows])),
+      timings: { weights_s: round3(weightsSeconds), features_s: round3(computeSeconds), images_per_s: Math.round((rows / computeSeconds) * 10) / 10 },
+      versions: { tfjs: tf.version.tfjs },
+      backend: backend.name,
+      extra: {
+        workers,
+        weights_source: weights.source,
+        weights_sha256: weights.sha256,
+        layer,
+        feature_shape: featureShape,
+        ...(cutShape === undefined ? {} : { cut: params.cut, cut_shape: cutShape }),
+      },
+    };
+  } finally {
+    await Promise.all(inputs.map((input) => input.reader.close()));
+  }
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

@@ -1,0 +1,101 @@
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { readArrowTable, readRun, replaceDirectory, runDir, UserError, type ArtifactManifest, type RunRecord, type Workspace } from '@flowers/core';
+import { INGEST_REPORT_FILE, readSplitFile, SPLIT_FILE, type IngestReport } from '@flowers/ingest';
+import { writeComparisonReport, writeRunReport } from './render.ts';
+import type { ComparedRun, RunReportData } from './types.ts';
+
+/** Files of other stages that the report reads; named here once. */
+export const TRAIN_FILES = { history: 'history.json', predictions: 'predictions.arrow' } as const;
+const PREVIEW_FILE = 'preview.png';
+
+async function manifestOf(workspace: Workspace, stage: string, key: string): Promise<{ dir: string; manifest: ArtifactManifest }> {
+  const artifact = await workspace.findArtifact(stage, key);
+  if (!artifact) throw new UserError(`the ${stage} artifact ${key} this run used is missing from ${workspace.artifactsDir} (was it removed by gc?)`);
+  return artifact;
+}
+
+/** Test-split predictions as written by the trainer: sha256, label_index, probabilities. */
+export async function readPredictions(file: string): Promise<{ sha256: string[]; yTrue: number[]; probabilities: number[][] }> {
+  const table = await readArrowTable(file);
+  const probabilities = table.getChild('probabilities')!;
+  return {
+    sha256: table.getChild('sha256')!.toArray() as string[],
+    yTrue: Array.from(table.getChild('label_index')!.toArray() as Int32Array),
+    probabilities: Array.from({ length: table.numRows }, (_, i) => Array.from(probabilities.get(i)!.toArray() as Float32Array)),
+  };
+}
+
+/** Gathers what a run's report shows from the run record and the artifacts it names. */
+export async function gatherRunReportData(workspace: Workspace, run: RunRecord): Promise<RunReportData> {
+  const stages = await Promise.all(Object.entries(run.artifacts).map(async ([stage, key]) => ({ stage, ...(await manifestOf(workspace, stage, key)) })));
+  const byStage = Object.fromEntries(stages.map((s) => [s.stage, s]));
+  const ingest = byStage.ingest;
+  const train = byStage.train;
+  if (!ingest || !train) throw new UserError(`run '${run.name}' has no ingest or train artifact to report on`);
+  const split = await readSplitFile(path.join(ingest.dir, SPLIT_FILE));
+  const ingestReport = JSON.parse(await readFile(path.join(ingest.dir, INGEST_REPORT_FILE), 'utf8')) as IngestReport;
+  const history = JSON.parse(await readFile(path.join(train.dir, TRAIN_FILES.history), 'utf8')) as RunReportData['history'];
+  const predictions = await readPredictions(path.join(train.dir, TRAIN_FILES.predictions));
+  const pathBySha = new Map(split.rows.map((r) => [r.sha256, path.join(split.dataDir, r.path)]));
+  const preview = byStage.augment ? await readFile(path.join(byStage.augment.dir, PREVIEW_FILE)).catch(() => undefined) : undefined;
+  const bestEpoch = train.manifest.extra?.bestEpoch;
+  return {
+    run: run.name,
+    experiment: run.experiment,
+    createdAt: run.createdAt,
+    classes: split.classes,
+    splitCounts: Object.entries(ingestReport.counts).flatMap(([label, counts]) =>
+      (['train', 'validation', 'test'] as const).map((s) => ({ split: s, label, count: counts[s] })),
+    ),
+    ingest: { skipped: ingestReport.skipped, duplicates: ingestReport.duplicates.map((d) => ({ kept: d.kept, dropped: d.dropped })) },
+    ...(preview ? { augmentPreviewPng: new Uint8Array(preview) } : {}),
+    history,
+    ...(typeof bestEpoch === 'number' ? { bestEpoch } : {}),
+    test: { yTrue: predictions.yTrue, probabilities: predictions.probabilities, paths: predictions.sha256.map((sha) => pathBySha.get(sha) ?? sha) },
+    stages: stages.map(({ stage, manifest }) => ({
+      stage,
+      key: manifest.key,
+      params: manifest.params,
+      ...(manifest.backend ? { backend: manifest.backend } : {}),
+      versions: manifest.versions,
+      timings: manifest.timings,
+      inputs: manifest.inputs,
+      outputs: manifest.outputs,
+    })),
+  };
+}
+
+/** Writes `runs/<run>/report/` (report.html, charts as SVG and PNG), replacing an older report only when complete. */
+export async function writeReportForRun(workspace: Workspace, name: string): Promise<string> {
+  const run = await readRun(workspace, name);
+  const data = await gatherRunReportData(workspace, run);
+  const target = path.join(runDir(workspace, name), 'report');
+  const partial = `${target}.partial-${process.pid}`;
+  await rm(partial, { recursive: true, force: true });
+  try {
+    await writeRunReport(partial, data);
+    await replaceDirectory(partial, target);
+  } catch (error) {
+    await rm(partial, { recursive: true, force: true });
+    throw error;
+  }
+  return path.join(target, 'report.html');
+}
+
+/** Writes a side-by-side comparison of several runs into `outDir`. */
+export async function writeComparisonForRuns(workspace: Workspace, names: string[], outDir: string): Promise<string> {
+  const runs: ComparedRun[] = [];
+  for (const name of names) {
+    const run = await readRun(workspace, name);
+    if (!run.metrics) throw new UserError(`run '${name}' has no test metrics to compare`);
+    const train = await manifestOf(workspace, 'train', run.artifacts.train!);
+    const history = JSON.parse(await readFile(path.join(train.dir, TRAIN_FILES.history), 'utf8')) as ComparedRun['history'];
+    runs.push({ run: name, experiment: run.experiment, accuracy: run.metrics.accuracy, macroF1: run.metrics.macro_f1, epochs: history.length, wallSeconds: run.wallSeconds ?? 0, history });
+  }
+  const partial = `${outDir}.partial-${process.pid}`;
+  await rm(partial, { recursive: true, force: true });
+  await writeComparisonReport(partial, runs);
+  await replaceDirectory(partial, outDir);
+  return path.join(outDir, 'report.html');
+}

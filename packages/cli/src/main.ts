@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { errorMessage, formatBytes, listRuns, validateRunName, type RunRecord } from '@flowers/core';
+import path from 'node:path';
+import { errorMessage, formatBytes, listRuns, UserError, validateRunName, type RunRecord } from '@flowers/core';
 import { createContext, DEFAULTS, readConfigFile, resolvePath, type CommonOptions } from './context.ts';
 import { collectGarbage } from './gc.ts';
 import { formatInspectSummary, inspectArrowFile } from './inspect.ts';
 import { layerOptions, toInt, type OptionValues } from './options.ts';
 import { addAugmentOptions, AUGMENT_DEFAULTS, ensureAugment } from './stage_augment.ts';
+import { experimentPreset, interruptSignal, runExperiment } from './experiment.ts';
+import { addFeaturesOptions, ensureFeatures, FEATURES_DEFAULTS } from './stage_features.ts';
+import { addTrainOptions } from './stage_train.ts';
+import { writeComparisonForRuns, writeReportForRun } from '@flowers/report';
+import { EXPERIMENT_NAMES } from '@flowers/train';
 import { ensureIngest, INGEST_DEFAULTS } from './stage_ingest.ts';
 
 const program = new Command('pipeline')
@@ -62,6 +68,78 @@ addAugmentOptions(addIngestOptions(addCommonOptions(program.command('augment')))
     const artifact = await ensureAugment(context, values, ingest);
     context.log.info(`augment artifact: ${artifact.dir}`);
     process.stdout.write(`${JSON.stringify(artifact.manifest.rows)}\n`);
+  });
+
+addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('features')))))
+  .description('run a pretrained convolutional base over the pixel files and write its features as Arrow files')
+  .action(async (_opts, command: Command) => {
+    const { context, values } = await prepare(command, {}, { ...INGEST_DEFAULTS, ...AUGMENT_DEFAULTS, ...FEATURES_DEFAULTS });
+    const { artifact: ingest } = await ensureIngest(context, values);
+    const augment = await ensureAugment(context, values, ingest);
+    const artifact = await ensureFeatures(context, values, augment);
+    context.log.info(`features artifact: ${artifact.dir}`);
+    process.stdout.write(`${JSON.stringify(artifact.manifest.rows)}\n`);
+  });
+
+const ALL_DEFAULTS = { ...INGEST_DEFAULTS, ...AUGMENT_DEFAULTS, ...FEATURES_DEFAULTS };
+const REFERENCE_EXPERIMENTS = EXPERIMENT_NAMES.filter((name) => name !== 'best');
+
+function addExperimentOption(command: Command, withAll: boolean): Command {
+  return command.option(
+    '--experiment <name>',
+    `experiment preset: ${EXPERIMENT_NAMES.join(', ')}${withAll ? ", or 'all' (the five reference experiments, then a comparison)" : ''} (default: best)`,
+  );
+}
+
+/** A train or all command: every stage the experiment needs; `all` also writes the report. */
+async function experimentAction(command: Command, report: boolean): Promise<void> {
+  const given = command.opts();
+  const configExperiment = given.config ? (await readConfigFile(String(given.config))).experiment : undefined;
+  const experiment = String(given.experiment ?? configExperiment ?? 'best');
+  const names = experiment === 'all' && report ? REFERENCE_EXPERIMENTS : [experiment];
+  const outcomes = [];
+  for (const name of names) {
+    const { context, values } = await prepare(command, experimentPreset(name), ALL_DEFAULTS);
+    if (names.length > 1) context.options.run = `${context.options.run ?? 'compare'}-${name}`;
+    const signal = interruptSignal(context);
+    const { run } = await runExperiment(context, { ...values, experiment: name }, { report, signal });
+    outcomes.push({ context, run });
+    process.stdout.write(`${JSON.stringify({ run: run.name, experiment: run.experiment, accuracy: run.metrics?.accuracy, macro_f1: run.metrics?.macro_f1 })}\n`);
+  }
+  if (names.length > 1) {
+    const { context } = outcomes[0]!;
+    const html = await writeComparisonForRuns(context.workspace, outcomes.map((o) => o.run.name), path.join(context.workspace.runsDir, `${context.options.run ?? 'compare'}-comparison`));
+    context.log.info(`comparison report: ${html}`);
+  }
+}
+
+addExperimentOption(addTrainOptions(addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('train')))))), false)
+  .description('train the experiment\'s model on cached artifacts (earlier stages run first if they are not cached) and record the run')
+  .action(async (_opts, command: Command) => experimentAction(command, false));
+
+addExperimentOption(addTrainOptions(addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('all')))))), true)
+  .description('every stage the experiment needs, in order, reusing what is cached, then its report')
+  .action(async (_opts, command: Command) => experimentAction(command, true));
+
+program
+  .command('report')
+  .description("write a run's report (report.html with charts as SVG and PNG), or compare runs side by side")
+  .option('--workdir <dir>', `workspace (default: ${DEFAULTS.workdir})`)
+  .option('--run <name>', 'the run to report on (default: the newest)')
+  .option('--compare <runs...>', 'runs to compare on one page')
+  .option('--out <dir>', 'where the comparison goes (default: <workdir>/runs/comparison)')
+  .action(async (opts: { workdir?: string; run?: string; compare?: string[]; out?: string }) => {
+    const { workspace, log } = createContext({ ...DEFAULTS, force: false, workdir: opts.workdir ?? DEFAULTS.workdir });
+    if (opts.compare?.length) {
+      const html = await writeComparisonForRuns(workspace, opts.compare, opts.out ? resolvePath(opts.out) : path.join(workspace.runsDir, 'comparison'));
+      process.stdout.write(`${html}\n`);
+      return;
+    }
+    const name = opts.run ?? (await listRuns(workspace))[0]?.name;
+    if (!name) throw new UserError(`no runs in ${workspace.runsDir}: train one first (pnpm pipeline train)`);
+    const html = await writeReportForRun(workspace, name);
+    log.info(`report for run '${name}'`);
+    process.stdout.write(`${html}\n`);
   });
 
 program

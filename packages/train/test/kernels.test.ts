@@ -61,7 +61,7 @@ beforeAll(async () => {
 describe('registerTrainingKernels', () => {
   it('registers the missing and the replaced gradient kernels for wasm once', () => {
     expect([...firstRegistration].sort()).toEqual(
-      ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad']);
+      ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad']);
     expect(registerTrainingKernels()).toEqual([]);
     for (const name of firstRegistration) expect(tf.getKernel(name, 'wasm')?.backendName).toBe('wasm');
   });
@@ -110,10 +110,13 @@ describe('Conv2D gradients on wasm match cpu', () => {
     });
   }
 
-  it('Conv2DBackpropFilter with NCHW data', async () => {
-    const attrs = { strides: [2, 1], pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 4] };
-    await expectWasmMatchesCpu(() => [tf.engine().runKernel('Conv2DBackpropFilter',
-      { x: randomTensor([2, 3, 7, 6], 'nchw x'), dy: randomTensor([2, 4, 4, 6], 'nchw dy') }, attrs) as tf.Tensor], 'NCHW');
+  it('backprop kernels with NCHW data', async () => {
+    const attrs = { strides: [2, 1], pad: 'same', dataFormat: 'NCHW' };
+    const dy = () => randomTensor([2, 4, 4, 6], 'nchw dy');
+    await expectWasmMatchesCpu(() => [
+      tf.engine().runKernel('Conv2DBackpropFilter', { x: randomTensor([2, 3, 7, 6], 'nchw x'), dy: dy() }, { ...attrs, filterShape: [3, 3, 3, 4] }) as tf.Tensor,
+      tf.engine().runKernel('Conv2DBackpropInput', { dy: dy(), filter: randomTensor([3, 3, 3, 4], 'nchw w') }, { ...attrs, inputShape: [2, 3, 7, 6] }) as tf.Tensor,
+    ], 'NCHW');
   });
 });
 

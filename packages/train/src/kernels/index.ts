@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
+import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_conv2d_native_backprop_filter.ts';
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_conv2d_native_backprop_input.ts';
 import { maxPoolGradConfig } from './max_pool_grad.ts';
@@ -12,13 +13,13 @@ const MISSING_KERNELS: readonly tf.KernelConfig[] = [
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
 ];
-/** Gradient kernels tfjs-backend-wasm 4.22 has but computes wrongly. */
-const REPLACED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig];
+/** Gradient kernels tfjs-backend-wasm 4.22 has but computes wrongly (MaxPoolGrad) or slowly. */
+const REPLACED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig, conv2DBackpropInputConfig];
 
 /**
  * Registers, for the 'wasm' backend, the gradient kernels it needs to train conv nets correctly:
  * the missing ones (left alone if something else registered them since) and replacements for
- * wrong ones. Idempotent. Returns the names of the kernels this call registered.
+ * wrong or slow ones. Idempotent. Returns the names of the kernels this call registered.
  */
 export function registerTrainingKernels(): string[] {
   const registered: string[] = [];

@@ -1,0 +1,91 @@
+import { cp, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { commitRun, defaultRunName, UserError, type Artifact, type RunRecord } from '@flowers/core';
+import { metricsJson, readPredictions, writeReportForRun } from '@flowers/report';
+import { EXPERIMENTS, EXPERIMENT_NAMES, HISTORY_FILE, MODEL_DIR, PIPELINE_MODEL_FILE, PREDICTIONS_FILE } from '@flowers/train';
+import type { PipelineContext } from './context.ts';
+import type { OptionValues } from './options.ts';
+import { ensureAugment } from './stage_augment.ts';
+import { ensureFeatures } from './stage_features.ts';
+import { ensureIngest } from './stage_ingest.ts';
+import { ensureTrain, featuresValuesFor } from './stage_train.ts';
+
+export const METRICS_FILE = 'metrics.json';
+
+export function experimentPreset(name: unknown): OptionValues {
+  const key = String(name ?? 'best');
+  const preset = EXPERIMENTS[key];
+  if (!preset) throw new UserError(`unknown --experiment '${key}': one of ${EXPERIMENT_NAMES.join(', ')}, or 'all'`);
+  return { ...preset, experiment: key };
+}
+
+/**
+ * Ctrl-C: the first asks the trainer to stop after the current epoch's checkpoint; a second
+ * one stops at once (the partial artifact is never trusted).
+ */
+export function interruptSignal(context: PipelineContext): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(130);
+    context.log.info(`\n${signal}: finishing the current epoch and its checkpoint (press Ctrl-C again to stop at once)`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller.signal;
+}
+
+export interface ExperimentOutcome {
+  run: RunRecord;
+  train: Artifact;
+}
+
+/** Every stage the experiment needs, in order, reusing what is cached; then the run record. */
+export async function runExperiment(context: PipelineContext, values: OptionValues, options: { report: boolean; signal: AbortSignal }): Promise<ExperimentOutcome> {
+  const experiment = String(values.experiment);
+  const name = context.options.run ?? defaultRunName(experiment);
+  const { artifact: ingest } = await ensureIngest(context, values);
+  const augment = await ensureAugment(context, values, ingest);
+  const artifacts: Record<string, string> = { ingest: ingest.manifest.key, augment: augment.manifest.key };
+  let features: Artifact | undefined;
+  if (values.input !== 'pixels') {
+    features = await ensureFeatures(context, featuresValuesFor(values), augment);
+    artifacts.features = features.manifest.key;
+  }
+  const train = await ensureTrain(context, values, { augment, ...(features ? { features } : {}) }, options.signal);
+  artifacts.train = train.manifest.key;
+
+  const predictions = await readPredictions(path.join(train.dir, PREDICTIONS_FILE));
+  const classes = JSON.parse(await readFile(path.join(ingest.dir, 'classes.json'), 'utf8')) as string[];
+  const metrics = metricsJson(predictions.yTrue, predictions.probabilities, classes);
+  const history = JSON.parse(await readFile(path.join(train.dir, HISTORY_FILE), 'utf8')) as unknown[];
+  const record = await commitRun(
+    context.workspace,
+    name,
+    async (dir) => {
+      // The run's model stands alone: a copy, usable from any directory.
+      await cp(path.join(train.dir, MODEL_DIR), path.join(dir, 'model'), { recursive: true });
+      await cp(path.join(train.dir, PIPELINE_MODEL_FILE), path.join(dir, 'model', PIPELINE_MODEL_FILE));
+      await writeFile(path.join(dir, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
+      await cp(path.join(train.dir, HISTORY_FILE), path.join(dir, HISTORY_FILE));
+      return {
+        name,
+        experiment,
+        createdAt: new Date().toISOString(),
+        artifacts,
+        params: values,
+        ...(train.manifest.backend ? { backend: train.manifest.backend } : {}),
+        metrics: { accuracy: metrics.accuracy, macro_f1: metrics.macro_f1 },
+        epochs: history.length,
+        // The compute that produced this run, cached stages included.
+        wallSeconds: Math.round([ingest, augment, features, train].reduce((sum, a) => sum + (a?.manifest.timings.total_s ?? 0), 0) * 10) / 10,
+      };
+    },
+    context.log,
+  );
+  if (options.report) {
+    const html = await writeReportForRun(context.workspace, name);
+    context.log.info(`report: ${html}`);
+  }
+  return { run: record, train };
+}

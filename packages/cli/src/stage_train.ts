@@ -1,0 +1,145 @@
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import * as tf from '@tensorflow/tfjs';
+import { openArrowFile, runStage, UserError, type Artifact } from '@flowers/core';
+import { PIXEL_FILES } from '@flowers/augment';
+import { applyLayerWeights, BASES, buildBase, CUT_DIR, FEATURE_FILES, resolveWeights, splitAtLayer, type BaseName, type MobileNetV2Alpha } from '@flowers/features';
+import {
+  HEAD_KINDS,
+  INPUT_KINDS,
+  OPTIMIZER_NAMES,
+  SCHEDULE_NAMES,
+  minInputSize,
+  produceTrain,
+  registerTrainingKernels,
+  resolveTrainConfig,
+  trainCodeVersion,
+  type TrainConfig,
+} from '@flowers/train';
+import type { PipelineContext } from './context.ts';
+import { activateBackend, featuresParamsFrom } from './stage_features.ts';
+import { toInt, type OptionValues } from './options.ts';
+
+export function addTrainOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--input <kind>', "what the model reads: 'pixels', 'features' (frozen base) or 'cut' (fine-tune the top of the base)").choices([...INPUT_KINDS]))
+    .addOption(new Option('--head <kind>', 'model on top of the input').choices([...HEAD_KINDS]))
+    .option('--unfreeze <layer>', "fine-tuning: train the base above this layer ('default': the base's usual cut, InceptionV3 mixed8)")
+    .option('--epochs <n>', 'training epochs')
+    .option('--batch-size <n>', 'training batch size')
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZER_NAMES]))
+    .option('--lr <rate>', 'learning rate')
+    .option('--weight-decay <w>', 'decoupled weight decay (adamw)')
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULE_NAMES]))
+    .option('--warmup-epochs <n>', 'linear warm-up epochs for the schedule')
+    .option('--label-smoothing <e>', 'label smoothing, 0 to 1')
+    .option('--dropout <p>', 'dropout rate of the head')
+    .option('--patience <n>', 'early stopping: epochs without a better val_loss (0 = off); restores the best weights')
+    .option('--class-weights', 'weight classes by inverse frequency')
+    .option('--no-class-weights', 'no class weights')
+    .option('--rescale <r>', "input scale factor, e.g. '1/255' for pixels")
+    .option('--resume', 'continue an interrupted training from its last checkpoint');
+}
+
+/** The cut layer a fine-tuning run trains above. */
+function cutLayer(values: OptionValues): string {
+  const unfreeze = String(values.unfreeze ?? '');
+  return unfreeze === '' || unfreeze === 'default' ? BASES[values.base as BaseName].fineTuneFrom : unfreeze;
+}
+
+export interface TrainInputs {
+  augment: Artifact;
+  features?: Artifact;
+}
+
+/** Options the train stage needs from earlier stages: `cut` for fine-tuning. */
+export function featuresValuesFor(values: OptionValues): OptionValues {
+  return values.input === 'cut' ? { ...values, cut: cutLayer(values) } : values;
+}
+
+export function trainConfigFrom(values: OptionValues, seed: number): TrainConfig {
+  const config = resolveTrainConfig({ ...values, seed });
+  const size = toInt(values.size, 'size');
+  if (config.input === 'pixels' && size < minInputSize(config.head)) {
+    throw new UserError(`--size ${size} is too small for --head ${config.head}: it needs at least ${minInputSize(config.head)} pixels`);
+  }
+  if (config.input !== 'pixels') {
+    const base = values.base as BaseName;
+    if (size < BASES[base].minInputSize) throw new UserError(`--size ${size} is too small for --base ${base}: it needs at least ${BASES[base].minInputSize} pixels`);
+  }
+  return config;
+}
+
+/** The pretrained layers above the cut, with the weights the features were computed with. */
+async function loadBaseTop(context: PipelineContext, values: OptionValues, cut: string): Promise<{ top: tf.LayersModel; meta: Record<string, unknown> }> {
+  const params = await featuresParamsFrom(values);
+  const inputSize = toInt(values.size, 'size');
+  const base = buildBase(params.base, { inputSize, alpha: params.alpha as MobileNetV2Alpha });
+  const weights = await resolveWeights({ base: params.base, alpha: params.alpha, inputSize, weights: params.weights, log: context.log });
+  applyLayerWeights(base, weights.layers, weights.source);
+  return { top: splitAtLayer(base, cut).top, meta: { weights_source: weights.source, weights_sha256: weights.sha256 } };
+}
+
+async function featureMetadata(file: string): Promise<Record<string, string>> {
+  const arrow = await openArrowFile(file);
+  try {
+    return Object.fromEntries(arrow.schema.metadata);
+  } finally {
+    await arrow.close();
+  }
+}
+
+export async function ensureTrain(context: PipelineContext, values: OptionValues, inputs: TrainInputs, signal: AbortSignal): Promise<Artifact> {
+  const config = trainConfigFrom(values, context.options.seed);
+  const backend = await activateBackend(context, values);
+  if (backend.name === 'wasm') registerTrainingKernels();
+  const upstream = config.input === 'pixels' ? inputs.augment : inputs.features;
+  if (!upstream) throw new Error(`train: --input ${config.input} needs the features artifact`);
+  const dir = config.input === 'cut' ? path.join(upstream.dir, CUT_DIR) : upstream.dir;
+  const files = config.input === 'pixels' ? PIXEL_FILES : FEATURE_FILES;
+  const experiment = String(values.experiment ?? 'custom');
+  return runStage(
+    context.workspace,
+    {
+      stage: 'train',
+      codeVersion: await trainCodeVersion(),
+      params: { ...config, backend: backend.name, ...(config.input === 'cut' ? { unfreeze: cutLayer(values) } : {}) },
+      inputs: { [config.input === 'pixels' ? 'augment' : 'features']: upstream.manifest.key },
+    },
+    async ({ dir: outDir, resuming }) => {
+      if (resuming) context.log.info('resuming the interrupted training from its last checkpoint');
+      let modelMeta: Record<string, unknown> = { experiment };
+      let baseTop: tf.LayersModel | undefined;
+      if (config.input !== 'pixels') {
+        const meta = await featureMetadata(path.join(dir, files.train));
+        const params = await featuresParamsFrom(values);
+        modelMeta = { ...modelMeta, base: params.base, alpha: params.alpha, pool: params.pool, weights: params.weights, weights_source: meta.weights_source, weights_sha256: meta.weights_sha256 };
+        if (config.input === 'cut') {
+          const loaded = await loadBaseTop(context, values, cutLayer(values));
+          baseTop = loaded.top;
+          modelMeta = { ...modelMeta, cut: cutLayer(values) };
+        }
+      }
+      const result = await produceTrain({
+        outDir,
+        trainFile: path.join(dir, files.train),
+        validationFile: path.join(dir, files.validation),
+        testFile: path.join(dir, files.test),
+        config,
+        ...(baseTop ? { baseTop } : {}),
+        resume: resuming,
+        log: context.log,
+        signal,
+        modelMeta,
+      });
+      return {
+        rows: result.rows,
+        timings: result.timings,
+        backend: backend.name,
+        versions: { tfjs: tf.version.tfjs },
+        extra: { bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, testAccuracy: result.testAccuracy, experiment },
+      };
+    },
+    { log: context.log, force: context.options.force, resume: Boolean(values.resume) },
+  );
+}

@@ -1,0 +1,13 @@
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '@flowers/core/tf';
+import { buildFeatureModel } from './src/feature_model.ts';
+await selectBackend('wasm');
+console.log('simd', await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'), 'mt', await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
+const fm = buildFeatureModel({ base: 'inception_v3', alpha: 0.35, inputSize: 150, pool: 'avg' });
+const x = tf.randomUniform([8, 150, 150, 3], -1, 1);
+(fm.model.predict(x) as tf.Tensor).dispose();
+const info = await tf.profile(() => { (fm.model.predict(x) as tf.Tensor).dispose(); });
+const by = new Map<string, number>();
+for (const k of info.kernels) by.set(k.name, (by.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+console.log([...by].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([n, t]) => `${n} ${t.toFixed(0)}ms`).join('\n'));
+console.log('total', [...by.values()].reduce((a, b) => a + b, 0).toFixed(0), 'kernels', info.kernels.length);

@@ -1,0 +1,278 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import {
+  ArrowFileSink,
+  Field,
+  Int32,
+  Schema,
+  Utf8,
+  createRandom,
+  fixedSizeListColumn,
+  fixedSizeListField,
+  int32Column,
+  makeRecordBatch,
+  memoryLogger,
+  readArrowTable,
+  utf8Column,
+  type Table,
+} from '@flowers/core';
+import { fileIOHandler, selectBackend } from '@flowers/core/tf';
+import {
+  BASES,
+  applyLayerWeights,
+  buildBase,
+  buildFeatureModel,
+  computeFeatures,
+  preprocessMobileNetV2,
+  produceFeatures,
+  readTfjsLayersWeights,
+  splitAtLayer,
+  type FeaturesStageParams,
+} from '../src/index.ts';
+
+const WEIGHTS = fileURLToPath(new URL('../../../../shared/models/mobilenet_v2_0.35_imagenet/model.json', import.meta.url));
+const SIZE = 40;
+const PIXEL_BYTES = SIZE * SIZE * 3;
+const CLASSES = ['daisy', 'dandelion', 'rose', 'sunflower', 'tulip'];
+/** Rows per record batch in each test pixel file (uneven on purpose). */
+const BATCHES = { train: [6, 5], validation: [4], test: [3, 2] } as const;
+const CUT = BASES.mobilenet_v2.fineTuneFrom; // block_13_project_BN
+
+// nodejs-polars' native binary needs Node >= 22 (pnpm leaves it out on older Node).
+const polars = await import('nodejs-polars').then((m) => m.default, () => undefined);
+
+const tempDir = (): string => mkdtempSync(path.join(os.tmpdir(), 'features-stage-'));
+const sha = (split: string, i: number): string => `${split}-${String(i).padStart(3, '0')}`;
+
+/** The pixels of row i of a split: seeded noise, so every row differs. */
+function rowPixels(split: string, i: number): Uint8Array {
+  const random = createRandom('pixels', split, i);
+  return Uint8Array.from({ length: PIXEL_BYTES }, () => random.int(256));
+}
+
+/** Writes train/validation/test.arrow as the augment stage lays them out. */
+async function writePixelFiles(dir: string): Promise<void> {
+  const schema = new Schema(
+    [
+      new Field('sha256', new Utf8(), false),
+      new Field('label_index', new Int32(), false),
+      new Field('split', new Utf8(), false),
+      new Field('view', new Int32(), false),
+      fixedSizeListField('pixels', PIXEL_BYTES, 'uint8'),
+    ],
+    new Map([['size', String(SIZE)], ['classes', JSON.stringify(CLASSES)], ['views', '1'], ['augment', '{}'], ['seed', '1']]),
+  );
+  for (const [split, batches] of Object.entries(BATCHES)) {
+    const sink = new ArrowFileSink(path.join(dir, `${split}.arrow`), schema);
+    let row = 0;
+    for (const rows of batches) {
+      const ids = Array.from({ length: rows }, (_, k) => row + k);
+      const pixels = new Uint8Array(rows * PIXEL_BYTES);
+      ids.forEach((i, k) => pixels.set(rowPixels(split, i), k * PIXEL_BYTES));
+      sink.write(
+        makeRecordBatch(schema, [
+          utf8Column(ids.map((i) => sha(split, i))),
+          int32Column(Int32Array.from(ids, (i) => i % CLASSES.length)),
+          utf8Column(ids.map(() => split)),
+          int32Column(Int32Array.from(ids, (i) => i % 2)),
+          fixedSizeListColumn(pixels, PIXEL_BYTES),
+        ]),
+      );
+      row += rows;
+    }
+    await sink.close();
+  }
+}
+
+const PARAMS: FeaturesStageParams = { base: 'mobilenet_v2', alpha: 0.35, pool: 'avg', weights: WEIGHTS, cut: CUT, batchSize: 4 };
+
+async function run(augmentDir: string, params: Partial<FeaturesStageParams>, workers: number): Promise<string> {
+  const out = tempDir();
+  await produceFeatures(out, augmentDir, { ...PARAMS, ...params }, { workers, backend: 'cpu', log: memoryLogger() });
+  return out;
+}
+
+/** Row r's features as a plain array. */
+function rowFeatures(table: Table, r: number): number[] {
+  return Array.from(table.getChild('features')!.get(r)!.toArray() as Float32Array);
+}
+
+function allFeatures(table: Table): Float32Array {
+  const out: number[] = [];
+  for (let r = 0; r < table.numRows; r++) out.push(...rowFeatures(table, r));
+  return Float32Array.from(out);
+}
+
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+};
+
+let pixelsDir: string;
+let oneWorker: string;
+let twoWorkers: string;
+let unpooled: string;
+
+beforeAll(async () => {
+  await selectBackend('cpu');
+  pixelsDir = tempDir();
+  await writePixelFiles(pixelsDir);
+  oneWorker = await run(pixelsDir, {}, 1);
+  twoWorkers = await run(pixelsDir, {}, 2);
+  unpooled = await run(pixelsDir, { pool: 'none', cut: undefined }, 2);
+});
+
+describe('produceFeatures', () => {
+  it('writes one features file per split with the rows, columns and metadata of the pixel files', async () => {
+    expect(readdirSync(oneWorker).sort()).toEqual(['cut', 'test.arrow', 'train.arrow', 'validation.arrow']);
+    for (const [split, batches] of Object.entries(BATCHES)) {
+      const table = await readArrowTable(path.join(oneWorker, `${split}.arrow`));
+      const rows = batches.reduce((a, b) => a + b, 0);
+      expect(table.numRows).toBe(rows);
+      expect(table.schema.fields.map((f) => f.name)).toEqual(['sha256', 'label_index', 'split', 'view', 'features']);
+      expect(table.getChild('sha256')!.toArray()).toEqual(Array.from({ length: rows }, (_, i) => sha(split, i)));
+      expect(Array.from(table.getChild('label_index')!.toArray() as Int32Array)).toEqual(Array.from({ length: rows }, (_, i) => i % 5));
+      expect(Array.from(table.getChild('view')!.toArray() as Int32Array)).toEqual(Array.from({ length: rows }, (_, i) => i % 2));
+      expect(table.getChild('split')!.get(0)).toBe(split);
+      const meta = Object.fromEntries(table.schema.metadata);
+      expect(meta).toMatchObject({
+        base: 'mobilenet_v2',
+        alpha: '0.35',
+        weights_source: WEIGHTS,
+        input_size: '40',
+        layer: 'out_relu',
+        feature_shape: '[1280]',
+        backend: 'cpu',
+        classes: JSON.stringify(CLASSES),
+        pool: 'avg',
+      });
+      expect(meta.weights_sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(rowFeatures(table, 0)).toHaveLength(1280);
+    }
+  });
+
+  it('gives the same features, bit for bit, with 1 and 2 workers', async () => {
+    for (const split of Object.keys(BATCHES)) {
+      for (const dir of ['', 'cut']) {
+        const a = allFeatures(await readArrowTable(path.join(oneWorker, dir, `${split}.arrow`)));
+        const b = allFeatures(await readArrowTable(path.join(twoWorkers, dir, `${split}.arrow`)));
+        expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+      }
+    }
+  });
+
+  it("gives each row the base's globally averaged output for that image alone", async () => {
+    const table = await readArrowTable(path.join(oneWorker, 'train.arrow'));
+    const model = buildBase('mobilenet_v2', { alpha: 0.35, inputSize: SIZE });
+    applyLayerWeights(model, await readTfjsLayersWeights(WEIGHTS), WEIGHTS);
+    for (const row of [0, 7, 10]) {
+      const expected = tf.tidy(() => {
+        const image = tf.tensor4d(rowPixels('train', row), [1, SIZE, SIZE, 3], 'int32');
+        return Array.from(tf.mean(model.predict(preprocessMobileNetV2(image)) as tf.Tensor, [1, 2]).dataSync());
+      });
+      expect(Math.max(...expected)).toBeGreaterThan(0.1); // real, varying ReLU6 features
+      expect(maxAbsDiff(rowFeatures(table, row), expected)).toBeLessThan(1e-4);
+    }
+  });
+
+  it("with pool 'none' keeps the whole 2x2x1280 map, whose mean is the pooled feature", async () => {
+    const none = await readArrowTable(path.join(unpooled, 'validation.arrow'));
+    const avg = await readArrowTable(path.join(oneWorker, 'validation.arrow'));
+    expect(none.schema.metadata.get('feature_shape')).toBe('[2,2,1280]');
+    expect(none.schema.metadata.get('pool')).toBe('none');
+    expect(readdirSync(unpooled)).not.toContain('cut');
+    const map = rowFeatures(none, 1);
+    expect(map).toHaveLength(2 * 2 * 1280);
+    const mean = Array.from({ length: 1280 }, (_, c) => (map[c]! + map[1280 + c]! + map[2560 + c]! + map[3840 + c]!) / 4);
+    expect(maxAbsDiff(mean, rowFeatures(avg, 1))).toBeLessThan(1e-5);
+  });
+
+  it('writes the cut layer activations, from which the top of the base gives the features', async () => {
+    const cut = await readArrowTable(path.join(oneWorker, 'cut', 'test.arrow'));
+    const features = await readArrowTable(path.join(oneWorker, 'test.arrow'));
+    expect(cut.numRows).toBe(5);
+    expect(cut.getChild('sha256')!.toArray()).toEqual(features.getChild('sha256')!.toArray());
+    // block_13 halves 3x3 to 2x2; 160 * 0.35 channels rounded to a multiple of 8.
+    expect(cut.schema.metadata.get('feature_shape')).toBe('[2,2,56]');
+    expect(cut.schema.metadata.get('layer')).toBe(CUT);
+    const model = buildBase('mobilenet_v2', { alpha: 0.35, inputSize: SIZE });
+    applyLayerWeights(model, await readTfjsLayersWeights(WEIGHTS), WEIGHTS);
+    const { top } = splitAtLayer(model, CUT);
+    const fromCut = tf.tidy(() =>
+      Array.from(tf.mean(top.predict(tf.tensor4d(rowFeatures(cut, 4), [1, 2, 2, 56])) as tf.Tensor, [1, 2]).dataSync()),
+    );
+    expect(maxAbsDiff(fromCut, rowFeatures(features, 4))).toBeLessThan(1e-4);
+  });
+
+  it.skipIf(polars === undefined)('opens in another Arrow reader (polars)', () => {
+    const frame = polars!.readIPC(path.join(oneWorker, 'train.arrow'));
+    expect(frame.height).toBe(11);
+    expect(frame.columns).toEqual(['sha256', 'label_index', 'split', 'view', 'features']);
+  });
+});
+
+describe('the per-batch features job', () => {
+  it('frees every tensor it makes, batch after batch', async () => {
+    const featureModel = buildFeatureModel({ base: 'mobilenet_v2', alpha: 0.35, inputSize: SIZE, pool: 'avg', cut: CUT });
+    applyLayerWeights(featureModel.base, await readTfjsLayersWeights(WEIGHTS), WEIGHTS);
+    const pixels = new Uint8Array(5 * PIXEL_BYTES);
+    for (let i = 0; i < 5; i++) pixels.set(rowPixels('validation', i), i * PIXEL_BYTES);
+    const first = computeFeatures(featureModel, pixels, 5, 2);
+    expect(first).toHaveLength(5 * (1280 + 2 * 2 * 56));
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 6; i++) computeFeatures(featureModel, pixels, 5, 2);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('bad input', () => {
+  it('names the layer of a weights file for another architecture, and leaves no feature file', async () => {
+    const weightsDir = tempDir();
+    const input = tf.input({ shape: [SIZE, SIZE, 3] });
+    // Same first layer name as MobileNetV2, but 8 filters where alpha 0.35 has 16.
+    const conv = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, useBias: false, name: 'Conv1' }).apply(input) as tf.SymbolicTensor;
+    await tf.model({ inputs: input, outputs: conv }).save(fileIOHandler(weightsDir));
+    const out = tempDir();
+    const weights = path.join(weightsDir, 'model.json');
+    await expect(produceFeatures(out, pixelsDir, { ...PARAMS, weights }, { workers: 2, backend: 'cpu', log: memoryLogger() })).rejects.toThrow(
+      new RegExp(`${weights}, layer 'Conv1': shapes \\[\\[3,3,3,8\\]\\] do not fit the model's \\[\\[3,3,3,16\\]\\]`),
+    );
+    expect(readdirSync(out, { recursive: true })).toEqual([]);
+  });
+
+  it('names a missing weights path', async () => {
+    const missing = path.join(tempDir(), 'nowhere', 'model.json');
+    const out = tempDir();
+    await expect(produceFeatures(out, pixelsDir, { ...PARAMS, weights: missing }, { workers: 1, backend: 'cpu', log: memoryLogger() })).rejects.toThrow(
+      `cannot read TF.js model file: ${missing}`,
+    );
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('refuses images smaller than the base accepts, before loading any weights', async () => {
+    const log = memoryLogger();
+    await expect(produceFeatures(tempDir(), pixelsDir, { ...PARAMS, base: 'inception_v3', weights: 'nsfwjs-inception', cut: undefined }, { workers: 1, backend: 'cpu', log })).rejects.toThrow(
+      `inception_v3 needs images of at least 75 px, but the pixel files in ${pixelsDir} are 40 px`,
+    );
+    expect(log.lines).toEqual([]);
+  });
+
+  it('names an unknown cut layer', async () => {
+    await expect(produceFeatures(tempDir(), pixelsDir, { ...PARAMS, cut: 'mixed8' }, { workers: 1, backend: 'cpu', log: memoryLogger() })).rejects.toThrow(
+      "--cut: mobilenet_v2 has no layer 'mixed8'",
+    );
+  });
+
+  it('names a missing pixel file', async () => {
+    const empty = tempDir();
+    await expect(produceFeatures(tempDir(), empty, PARAMS, { workers: 1, backend: 'cpu', log: memoryLogger() })).rejects.toThrow(
+      `no pixel file ${path.join(empty, 'train.arrow')}`,
+    );
+  });
+});

@@ -1,0 +1,131 @@
+import { readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { UserError, writeFileAtomic } from '@flowers/core';
+import { fileIOHandler } from '@flowers/core/tf';
+import type { TrainingOptimizer } from './optim/optimizers.ts';
+
+/** One line of history.json. */
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  val_loss: number;
+  val_accuracy: number;
+  lr: number;
+  seconds: number;
+}
+
+/** Everything besides tensors that a resumed run needs to continue exactly. */
+export interface CheckpointState {
+  epoch: number;
+  /** The training options the checkpoint was made with; resuming with others is refused. */
+  fingerprint: string;
+  history: EpochRecord[];
+  iterations: number;
+  /** Epoch with the lowest val_loss so far (0: none yet). */
+  bestEpoch: number;
+  /** Whether best.bin holds that epoch's weights (kept for early stopping). */
+  hasBestWeights: boolean;
+}
+
+const POINTER_FILE = 'latest.json';
+const MAGIC = 'FLTENSORS1';
+
+/**
+ * float32 tensors in one file: magic, header length (uint32 LE), JSON header with the shapes,
+ * then the values back to back.
+ */
+async function writeTensorFile(file: string, tensors: readonly tf.Tensor[]): Promise<void> {
+  const header = Buffer.from(JSON.stringify({ shapes: tensors.map((t) => t.shape) }));
+  const values = await Promise.all(tensors.map((t) => t.data<'float32'>()));
+  const total = values.reduce((sum, v) => sum + v.byteLength, 0);
+  const out = Buffer.alloc(MAGIC.length + 4 + header.length + total);
+  out.write(MAGIC, 0, 'latin1');
+  out.writeUInt32LE(header.length, MAGIC.length);
+  header.copy(out, MAGIC.length + 4);
+  let at = MAGIC.length + 4 + header.length;
+  for (const v of values) {
+    out.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), at);
+    at += v.byteLength;
+  }
+  await writeFileAtomic(file, out);
+}
+
+async function readTensorFile(file: string): Promise<tf.Tensor[]> {
+  const bytes = await readFile(file);
+  if (bytes.toString('latin1', 0, MAGIC.length) !== MAGIC) throw new UserError(`checkpoint file ${file} is damaged (bad header)`);
+  const headerLength = bytes.readUInt32LE(MAGIC.length);
+  const { shapes } = JSON.parse(bytes.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + headerLength)) as { shapes: number[][] };
+  const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + MAGIC.length + 4 + headerLength, bytes.byteOffset + bytes.byteLength));
+  let at = 0;
+  return shapes.map((shape) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (at + size > data.length) throw new UserError(`checkpoint file ${file} is damaged (truncated)`);
+    const tensor = tf.tensor(data.subarray(at, at + size), shape, 'float32');
+    at += size;
+    return tensor;
+  });
+}
+
+export interface CheckpointContents {
+  model: tf.LayersModel;
+  optimizer: TrainingOptimizer;
+  state: CheckpointState;
+  /** The best epoch's weights, in model.getWeights() order. */
+  bestWeights?: readonly tf.Tensor[];
+}
+
+/**
+ * Checkpoints in `dir`: each epoch is written whole into its own `epoch-NNNN/` folder and only
+ * then published by atomically replacing latest.json, so a crash at any moment leaves the
+ * previous checkpoint intact. Older epoch folders are removed afterwards.
+ */
+export async function writeCheckpoint(dir: string, { model, optimizer, state, bestWeights }: CheckpointContents): Promise<void> {
+  const name = `epoch-${String(state.epoch).padStart(4, '0')}`;
+  const epochDir = path.join(dir, name);
+  await rm(epochDir, { recursive: true, force: true });
+  await model.save(fileIOHandler(path.join(epochDir, 'model')));
+  await writeTensorFile(path.join(epochDir, 'optimizer.bin'), optimizer.slots());
+  if (bestWeights) await writeTensorFile(path.join(epochDir, 'best.bin'), bestWeights);
+  await writeFileAtomic(path.join(epochDir, 'state.json'), JSON.stringify(state));
+  await writeFileAtomic(path.join(dir, POINTER_FILE), JSON.stringify({ epoch: state.epoch, dir: name }));
+  for (const entry of await readdir(dir)) {
+    if (entry.startsWith('epoch-') && entry !== name) await rm(path.join(dir, entry), { recursive: true, force: true });
+  }
+}
+
+/** The latest checkpoint's state, or undefined when `dir` holds none. */
+export async function readCheckpointState(dir: string): Promise<{ state: CheckpointState; epochDir: string } | undefined> {
+  let pointer: { dir: string };
+  try {
+    pointer = JSON.parse(await readFile(path.join(dir, POINTER_FILE), 'utf8')) as { dir: string };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UserError(`checkpoint pointer ${path.join(dir, POINTER_FILE)} is damaged: ${(error as Error).message}`);
+  }
+  const epochDir = path.join(dir, pointer.dir);
+  const state = JSON.parse(await readFile(path.join(epochDir, 'state.json'), 'utf8')) as CheckpointState;
+  return { state, epochDir };
+}
+
+/** Loads a checkpoint's model weights and optimizer state; returns the best weights if it kept them. */
+export async function restoreCheckpoint(
+  epochDir: string,
+  model: tf.LayersModel,
+  optimizer: TrainingOptimizer,
+  state: CheckpointState,
+): Promise<tf.Tensor[] | undefined> {
+  const artifacts = await fileIOHandler(path.join(epochDir, 'model')).load();
+  const specs = artifacts.weightSpecs ?? [];
+  if (specs.length !== model.weights.length) {
+    throw new UserError(`checkpoint ${epochDir} holds ${specs.length} weights, the model has ${model.weights.length}: rerun without --resume`);
+  }
+  const named = tf.io.decodeWeights(artifacts.weightData!, specs);
+  model.setWeights(specs.map((spec) => named[spec.name]!));
+  tf.dispose(Object.values(named));
+  const slots = await readTensorFile(path.join(epochDir, 'optimizer.bin'));
+  optimizer.restore(state.iterations, slots);
+  tf.dispose(slots);
+  return state.hasBestWeights ? readTensorFile(path.join(epochDir, 'best.bin')) : undefined;
+}

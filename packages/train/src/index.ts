@@ -1,0 +1,34 @@
+export {
+  EXPERIMENTS,
+  EXPERIMENT_NAMES,
+  TRAIN_DEFAULTS,
+  HEAD_KINDS,
+  INPUT_KINDS,
+  OPTIMIZER_NAMES,
+  SCHEDULE_NAMES,
+  resolveTrainConfig,
+  type ExperimentPreset,
+  type HeadKind,
+  type InputKind,
+  type OptimizerName,
+  type ScheduleName,
+  type TrainConfig,
+} from './presets.ts';
+export { buildClassifier, minInputSize, type ClassifierInput } from './models/index.ts';
+export { ArrowBatchSource, type ArrowBatchSourceOptions, type Batch } from './data/arrow_batches.ts';
+export { trainClassifier, type TrainClassifierOptions, type TrainClassifierResult } from './loop.ts';
+export type { EpochRecord } from './checkpoint.ts';
+export { predictProbabilities, accuracyOf, type Predictions } from './predict.ts';
+export {
+  produceTrain,
+  MODEL_DIR,
+  PIPELINE_MODEL_FILE,
+  HISTORY_FILE,
+  PREDICTIONS_FILE,
+  type ProduceTrainOptions,
+  type ProduceTrainResult,
+} from './stage.ts';
+export { registerTrainingKernels } from './kernels/index.ts';
+
+import { packageCodeVersion } from '@flowers/core';
+export const trainCodeVersion = (): Promise<string> => packageCodeVersion(import.meta.url);

@@ -1,0 +1,193 @@
+import { rm } from 'node:fs/promises';
+import * as tf from '@tensorflow/tfjs';
+import { canonicalJson, InterruptedError, UserError, writeFileAtomic, type Logger } from '@flowers/core';
+import { readCheckpointState, restoreCheckpoint, writeCheckpoint, type CheckpointState, type EpochRecord } from './checkpoint.ts';
+import type { ArrowBatchSource } from './data/arrow_batches.ts';
+import { registerTrainingKernels } from './kernels/index.ts';
+import { balancedClassWeights, categoricalCrossentropy } from './loss.ts';
+import { setDropoutSeeds } from './models/index.ts';
+import { createOptimizer, type TrainableVariable } from './optim/optimizers.ts';
+import { learningRateAt } from './optim/schedules.ts';
+import type { TrainConfig } from './presets.ts';
+
+export interface TrainClassifierOptions {
+  model: tf.LayersModel;
+  train: ArrowBatchSource;
+  validation: ArrowBatchSource;
+  config: TrainConfig;
+  /** Where checkpoints go (created if missing). */
+  checkpointDir: string;
+  /** Continue from the checkpoint in `checkpointDir` (starts afresh if there is none). */
+  resume: boolean;
+  log: Logger;
+  /** Also rewrite this history.json after every epoch. */
+  historyFile?: string;
+  /** On abort, the current epoch and its checkpoint finish, then training stops with an InterruptedError. */
+  signal?: AbortSignal;
+  onEpoch?: (record: EpochRecord) => void | Promise<void>;
+}
+
+export interface TrainClassifierResult {
+  history: EpochRecord[];
+  /** The epoch with the lowest val_loss (its weights are the model's when patience > 0). */
+  bestEpoch: number;
+  stoppedEarly: boolean;
+}
+
+interface Evaluation {
+  loss: number;
+  accuracy: number;
+}
+
+/** Number of rows whose highest probability is on the true class. */
+function countCorrect(probabilities: tf.Tensor2D, yTrue: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, 1), tf.argMax(yTrue, 1)), 'float32')));
+}
+
+async function evaluate(model: tf.LayersModel, source: ArrowBatchSource, labelSmoothing: number): Promise<Evaluation> {
+  let lossSum = 0;
+  let correct = 0;
+  let rows = 0;
+  for await (const { x, y, n } of source.batches()) {
+    const [loss, hits] = tf.tidy(() => {
+      const probabilities = model.apply(x, { training: false }) as tf.Tensor2D;
+      return [categoricalCrossentropy(y, probabilities, { labelSmoothing }).dataSync()[0]!, countCorrect(probabilities, y).dataSync()[0]!];
+    });
+    tf.dispose([x, y]);
+    lossSum += loss * n;
+    correct += hits;
+    rows += n;
+  }
+  return { loss: rows > 0 ? lossSum / rows : NaN, accuracy: rows > 0 ? correct / rows : NaN };
+}
+
+const format = (value: number): string => value.toFixed(4);
+
+function epochLine(record: EpochRecord, epochs: number): string {
+  return (
+    `Epoch ${record.epoch}/${epochs} - ${record.seconds.toFixed(1)}s - loss: ${format(record.loss)} - accuracy: ${format(record.accuracy)}` +
+    ` - val_loss: ${format(record.val_loss)} - val_accuracy: ${format(record.val_accuracy)} - lr: ${record.lr.toExponential(2)}`
+  );
+}
+
+/** The training options that must not change between a checkpoint and its resumption. */
+function fingerprintOf(config: TrainConfig, train: ArrowBatchSource): string {
+  return canonicalJson({ config, rows: train.numRows, steps: train.stepsPerEpoch });
+}
+
+/**
+ * Trains `model` with a custom loop: per-step learning rate from the schedule, dropout masks and
+ * shuffles drawn from (seed, epoch, step) so a resumed run ends with the same weights as an
+ * uninterrupted one, a checkpoint after every epoch, early stopping on val_loss restoring the best
+ * weights, and a clear stop on a NaN/Infinity loss.
+ */
+export async function trainClassifier(options: TrainClassifierOptions): Promise<TrainClassifierResult> {
+  const { model, train, validation, config, checkpointDir, log, signal } = options;
+  if (tf.getBackend() === 'wasm') registerTrainingKernels();
+  const trainable: TrainableVariable[] = model.trainableWeights.map((weight) => ({
+    variable: weight.read() as tf.Variable,
+    decay: /(^|\/)(depthwise_)?kernel$/.test(weight.originalName),
+  }));
+  const variables = trainable.map((t) => t.variable);
+  const optimizer = createOptimizer(config, trainable);
+  const classWeights = config.classWeights ? tf.tensor1d(balancedClassWeights(train.labelCounts)) : undefined;
+  const stepsPerEpoch = train.stepsPerEpoch;
+  const schedule = {
+    schedule: config.schedule,
+    lr: config.lr,
+    totalSteps: config.epochs * stepsPerEpoch,
+    warmupSteps: config.warmupEpochs * stepsPerEpoch,
+  };
+  const fingerprint = fingerprintOf(config, train);
+
+  let state: CheckpointState = { epoch: 0, fingerprint, history: [], iterations: 0, bestEpoch: 0, hasBestWeights: false };
+  let bestWeights: tf.Tensor[] | undefined;
+  const keepBest = config.patience > 0;
+  try {
+    const saved = options.resume ? await readCheckpointState(checkpointDir) : undefined;
+    if (saved) {
+      if (saved.state.fingerprint !== fingerprint) {
+        throw new UserError(`the checkpoint in ${checkpointDir} was made with other training options or data: rerun without --resume`);
+      }
+      bestWeights = await restoreCheckpoint(saved.epochDir, model, optimizer, saved.state);
+      state = saved.state;
+      log.info(`resuming after epoch ${state.epoch}/${config.epochs} from ${checkpointDir}`);
+    } else {
+      if (options.resume) log.info(`no checkpoint in ${checkpointDir}: training from the start`);
+      await rm(checkpointDir, { recursive: true, force: true });
+    }
+
+    const bestLoss = (): number => (state.bestEpoch > 0 ? state.history[state.bestEpoch - 1]!.val_loss : Infinity);
+    let stoppedEarly = keepBest && state.epoch - state.bestEpoch >= config.patience && state.epoch > 0;
+    for (let epoch = state.epoch + 1; epoch <= config.epochs && !stoppedEarly; epoch++) {
+      const started = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      let rows = 0;
+      let step = 0;
+      let lr = config.lr;
+      for await (const { x, y, n } of train.batches(epoch)) {
+        lr = learningRateAt(optimizer.iterations, schedule);
+        optimizer.learningRate = lr;
+        setDropoutSeeds(model, config.seed, 'dropout', epoch, step);
+        let hits: tf.Scalar | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const probabilities = model.apply(x, { training: true }) as tf.Tensor2D;
+          hits = tf.keep(countCorrect(probabilities, y));
+          return categoricalCrossentropy(y, probabilities, { labelSmoothing: config.labelSmoothing, ...(classWeights ? { classWeights } : {}) });
+        }, variables);
+        const loss = value.dataSync()[0]!;
+        const stepHits = hits!.dataSync()[0]!;
+        tf.dispose([x, y, value, hits!]);
+        if (!Number.isFinite(loss)) {
+          tf.dispose(Object.values(grads));
+          const kept = state.epoch > 0 ? `the last good checkpoint (epoch ${state.epoch}) is kept` : 'no checkpoint was written yet';
+          throw new UserError(`loss became ${Number.isNaN(loss) ? 'NaN' : 'Infinity'} at epoch ${epoch}, step ${step + 1}; ${kept}: try a lower --lr`);
+        }
+        optimizer.applyGradients(variables.map((v) => grads[v.name]));
+        tf.dispose(Object.values(grads));
+        lossSum += loss * n;
+        correct += stepHits;
+        rows += n;
+        step += 1;
+      }
+      const val = await evaluate(model, validation, config.labelSmoothing);
+      const record: EpochRecord = {
+        epoch,
+        loss: lossSum / rows,
+        accuracy: correct / rows,
+        val_loss: val.loss,
+        val_accuracy: val.accuracy,
+        lr,
+        seconds: (performance.now() - started) / 1000,
+      };
+      state.history.push(record);
+      if (record.val_loss < bestLoss()) {
+        state.bestEpoch = epoch;
+        if (keepBest) {
+          tf.dispose(bestWeights ?? []);
+          bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
+        }
+      }
+      state = { ...state, epoch, iterations: optimizer.iterations, hasBestWeights: bestWeights !== undefined };
+      log.info(epochLine(record, config.epochs));
+      stoppedEarly = keepBest && epoch - state.bestEpoch >= config.patience;
+      await writeCheckpoint(checkpointDir, { model, optimizer, state, ...(bestWeights ? { bestWeights } : {}) });
+      if (options.historyFile) await writeFileAtomic(options.historyFile, JSON.stringify(state.history, null, 2));
+      await options.onEpoch?.(record);
+      if (signal?.aborted && epoch < config.epochs && !stoppedEarly) {
+        throw new InterruptedError(`training stopped after epoch ${epoch}; rerun with --resume to continue`);
+      }
+    }
+    if (keepBest && bestWeights) {
+      if (stoppedEarly) log.info(`early stopping: val_loss did not improve for ${config.patience} epochs`);
+      log.info(`restoring the weights of epoch ${state.bestEpoch} (val_loss ${format(bestLoss())})`);
+      model.setWeights(bestWeights);
+    }
+    return { history: state.history, bestEpoch: state.bestEpoch, stoppedEarly };
+  } finally {
+    tf.dispose(bestWeights ?? []);
+    tf.dispose(classWeights ?? []);
+    optimizer.dispose();
+  }
+}

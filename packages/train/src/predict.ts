@@ -1,0 +1,39 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ArrowBatchSource } from './data/arrow_batches.ts';
+
+export interface Predictions {
+  /** Row-major [rows, classes]. */
+  probabilities: Float32Array;
+  labels: Int32Array;
+  sha256: string[];
+}
+
+/** Class probabilities for every row of an eval source, batch by batch (inference mode). */
+export async function predictProbabilities(model: tf.LayersModel, source: ArrowBatchSource): Promise<Predictions> {
+  const classes = source.classes.length;
+  const probabilities = new Float32Array(source.numRows * classes);
+  const labels = new Int32Array(source.numRows);
+  const sha256: string[] = [];
+  let row = 0;
+  for await (const batch of source.batches()) {
+    const output = tf.tidy(() => model.apply(batch.x, { training: false }) as tf.Tensor);
+    probabilities.set(await output.data<'float32'>(), row * classes);
+    labels.set(batch.labels, row);
+    sha256.push(...(batch.sha256 ?? []));
+    tf.dispose([output, batch.x, batch.y]);
+    row += batch.n;
+  }
+  return { probabilities, labels, sha256 };
+}
+
+/** Fraction of rows whose most probable class is the label. */
+export function accuracyOf({ probabilities, labels }: Pick<Predictions, 'probabilities' | 'labels'>): number {
+  const classes = probabilities.length / Math.max(1, labels.length);
+  let correct = 0;
+  labels.forEach((label, i) => {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (probabilities[i * classes + c]! > probabilities[i * classes + best]!) best = c;
+    if (best === label) correct += 1;
+  });
+  return labels.length > 0 ? correct / labels.length : NaN;
+}

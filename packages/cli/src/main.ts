@@ -221,10 +221,19 @@ program
     process.stdout.write(`freed ${formatBytes(bytes)} (${removed.length} artifact folder(s) removed)\n`);
   });
 
+function reportFailure(error: unknown): void {
+  process.stderr.write(`error: ${errorMessage(error).split('\n')[0]}\n`);
+  if (process.env.PIPELINE_DEBUG) process.stderr.write(`${error instanceof Error ? error.stack : JSON.stringify(error)}\n`);
+}
+// A rejection nobody awaited is still a failure of this command: one line, non-zero exit.
+process.on('unhandledRejection', (reason) => {
+  reportFailure(reason);
+  process.exit(1);
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  process.stderr.write(`error: ${errorMessage(error).split('\n')[0]}\n`);
-  if (process.env.PIPELINE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  reportFailure(error);
   process.exitCode = 1;
 }

@@ -117,3 +117,20 @@ describe('pnpm pipeline ingest, usage', () => {
     expect(bad.stderr).toMatch(/^error: --split must be three/);
   });
 });
+
+describe('two pipeline processes on one workdir', () => {
+  it('share the work: both succeed and leave one artifact', async () => {
+    const cwd = tmp('cli-concurrent-');
+    const run = () => {
+      const child = spawnCli(['ingest', '--workdir', 'ws'], cwd);
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      return new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+    };
+    const [a, b] = await Promise.all([run(), run()]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(`${a.stderr}${b.stderr}`).toMatch(/cached ingest|waiting for ingest/);
+    expect(ingestArtifactDirs(path.join(cwd, 'ws'))).toHaveLength(1);
+  });
+});

@@ -38,7 +38,27 @@ async function loadNative(): Promise<string> {
 }
 
 let wasmPathsSet = false;
-async function loadWasm(): Promise<void> {
+/**
+ * The wasm module's Emscripten glue installs process-wide handlers that rethrow every unhandled
+ * rejection and exception, dumping its minified source; take them off so failures reach the
+ * CLI's own one-line error handling.
+ */
+function withoutEmscriptenProcessHandlers<T>(load: () => Promise<T>): Promise<T> {
+  const events = ['uncaughtException', 'unhandledRejection'] as const;
+  const before = new Map(events.map((event) => [event, new Set(process.listeners(event))]));
+  const restore = (): void => {
+    for (const event of events) {
+      for (const listener of process.listeners(event)) if (!before.get(event)!.has(listener)) process.removeListener(event, listener as never);
+    }
+  };
+  return load().finally(restore);
+}
+
+function loadWasm(): Promise<void> {
+  return withoutEmscriptenProcessHandlers(activateWasm);
+}
+
+async function activateWasm(): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (!wasmPathsSet) {
     const distDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));

@@ -18,5 +18,6 @@ export class InterruptedError extends UserError {
 }
 
 export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (error instanceof Error) return error.message;
+  return typeof error === 'object' && error !== null ? JSON.stringify(error) : String(error);
 }

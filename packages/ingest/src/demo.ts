@@ -1,7 +1,7 @@
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { createRandom, type Random } from '@flowers/core';
+import { acquireLock, createRandom, type Random } from '@flowers/core';
 
 /** Pixel painters for the synthetic demo classes: colour and shape both carry the class. */
 type Painter = (x: number, y: number, cx: number, cy: number, r: number) => [number, number, number] | undefined;
@@ -55,7 +55,19 @@ function paint(painter: Painter, random: Random): Buffer {
  * fresh machine with no data. Reuses the folder when it is already complete.
  */
 export async function ensureDemoDataset(dir: string, perClass = 60): Promise<string> {
-  if (await stat(path.join(dir, '.complete')).then(() => true, () => false)) return dir;
+  const complete = (): Promise<boolean> => stat(path.join(dir, '.complete')).then(() => true, () => false);
+  if (await complete()) return dir;
+  // Two pipeline processes starting at once must not replace each other's folder.
+  const lock = await acquireLock(`${dir}.lock`);
+  try {
+    if (!(await complete())) await writeDemoDataset(dir, perClass);
+  } finally {
+    await lock.release();
+  }
+  return dir;
+}
+
+async function writeDemoDataset(dir: string, perClass: number): Promise<void> {
   const partial = `${dir}.partial-${process.pid}`;
   await rm(partial, { recursive: true, force: true });
   for (const [label, painter] of Object.entries(DEMO_CLASSES)) {
@@ -69,9 +81,7 @@ export async function ensureDemoDataset(dir: string, perClass = 60): Promise<str
       ),
     );
   }
-  await sharp({ create: { width: 1, height: 1, channels: 3, background: 'black' } }).png().toFile(path.join(partial, '.complete'));
+  await writeFile(path.join(partial, '.complete'), '');
   await rm(dir, { recursive: true, force: true });
-  await mkdir(path.dirname(dir), { recursive: true });
   await rename(partial, dir);
-  return dir;
 }

@@ -1,0 +1,119 @@
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './run_cli.ts';
+
+const SHARED_MOBILENET = fileURLToPath(new URL('../../../../shared/models/mobilenet_v2_0.35_imagenet/model.json', import.meta.url));
+// A quick feature-head experiment on the synthetic demo set with the real ImageNet MobileNetV2.
+const QUICK = ['--experiment', 'best', '--weights', SHARED_MOBILENET, '--size', '96', '--views', '1', '--epochs', '3', '--backend', 'wasm', '--workdir', 'ws'];
+
+describe('experiments end to end on the demo set', () => {
+  let cwd: string;
+  let first: ReturnType<typeof runCli>;
+  beforeAll(() => {
+    cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-experiment-'));
+    first = runCli(['all', ...QUICK, '--run', 'r1'], cwd);
+  });
+
+  it('runs every stage, records the run with its model, metrics and report', () => {
+    expect(first.status, first.stderr).toBe(0);
+    const summary = JSON.parse(first.stdout.trim());
+    expect(summary.run).toBe('r1');
+    const runDir = path.join(cwd, 'ws', 'runs', 'r1');
+    const metrics = JSON.parse(readFileSync(path.join(runDir, 'metrics.json'), 'utf8'));
+    const run = JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8'));
+    expect(metrics.accuracy).toBeGreaterThanOrEqual(0);
+    expect(metrics.accuracy).toBeLessThanOrEqual(1);
+    expect(run.metrics.accuracy).toBe(metrics.accuracy);
+    expect(summary.accuracy).toBe(metrics.accuracy);
+    expect(metrics.confusion_matrix.flat().reduce((a: number, b: number) => a + b, 0)).toBe(metrics.n);
+    expect(Object.keys(run.artifacts).sort()).toEqual(['augment', 'features', 'ingest', 'train']);
+    for (const file of ['model/model.json', 'model/weights.bin', 'model/pipeline-model.json', 'history.json', 'report/report.html']) {
+      expect(existsSync(path.join(runDir, file)), file).toBe(true);
+    }
+    const meta = JSON.parse(readFileSync(path.join(runDir, 'model', 'pipeline-model.json'), 'utf8'));
+    expect(meta.classes).toEqual(['daisy', 'dandelion', 'rose', 'sunflower', 'tulip']);
+    expect(meta.weights).toBe(SHARED_MOBILENET);
+    expect(first.stderr).toContain('backend: wasm');
+  });
+
+  it('retrains only the model when only training settings change, and caches an identical rerun', () => {
+    const retrain = runCli(['train', ...QUICK, '--epochs', '4', '--run', 'r2'], cwd);
+    expect(retrain.status, retrain.stderr).toBe(0);
+    for (const stage of ['ingest', 'augment', 'features']) expect(retrain.stderr).toMatch(new RegExp(`^cached ${stage} [0-9a-f]{16}$`, 'm'));
+    expect(retrain.stderr).not.toMatch(/^cached train/m);
+    expect(retrain.stderr).toMatch(/Epoch 4\/4/);
+    const again = runCli(['train', ...QUICK, '--epochs', '4', '--run', 'r2'], cwd);
+    expect(again.status).toBe(0);
+    expect(again.stderr).toMatch(/^cached train [0-9a-f]{16}$/m);
+    expect(again.stderr).toContain("replaced the earlier run 'r2'");
+    expect(JSON.parse(again.stdout).accuracy).toBe(JSON.parse(retrain.stdout).accuracy);
+    const runs = JSON.parse(runCli(['runs', '--workdir', 'ws', '--json'], cwd).stdout) as Array<{ name: string }>;
+    expect(runs.map((r) => r.name).sort()).toEqual(['r1', 'r2']);
+  });
+
+  it('evaluates and predicts with the saved model from another directory', () => {
+    const elsewhere = mkdtempSync(path.join(os.tmpdir(), 'cli-elsewhere-'));
+    const modelCopy = path.join(elsewhere, 'model');
+    cpSync(path.join(cwd, 'ws', 'runs', 'r1', 'model'), modelCopy, { recursive: true });
+    const data = path.join(cwd, 'ws', 'demo-data', 'flowers');
+    const evaluation = runCli(['evaluate', '--model', 'model', '--data', data, '--json', '--out', 'metrics.json', '--backend', 'wasm'], elsewhere);
+    expect(evaluation.status, evaluation.stderr).toBe(0);
+    const metrics = JSON.parse(evaluation.stdout);
+    expect(metrics.n).toBe(300);
+    expect(JSON.parse(readFileSync(path.join(elsewhere, 'metrics.json'), 'utf8'))).toEqual(metrics);
+    const text = runCli(['evaluate', '--model', 'model', '--data', data, '--backend', 'wasm'], elsewhere);
+    expect(text.stdout).toMatch(/^\s+precision\s+recall\s+f1-score\s+support$/m);
+    expect(text.stdout).toMatch(/^\s+accuracy\s+\d\.\d\d\s+300$/m);
+
+    writeFileSync(path.join(elsewhere, 'broken.jpg'), 'not an image');
+    const predictions = runCli(['predict', '--model', 'model', path.join(data, 'rose', 'rose_000.png'), 'broken.jpg', '--backend', 'wasm'], elsewhere);
+    expect(predictions.status, predictions.stderr).toBe(0);
+    const lines = predictions.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    expect(lines[0].top).toHaveLength(3);
+    expect(lines[0].top[0][0]).toBe(lines[0].label);
+    expect(lines[0].top.map((t: [string, number]) => t[1]).reduce((a: number, b: number) => a + b, 0)).toBeLessThanOrEqual(1.0001);
+    expect(lines[1]).toEqual({ path: path.join(elsewhere, 'broken.jpg'), error: expect.stringMatching(/cannot read image/) });
+  });
+
+  it('refuses a model directory with missing files and a folder with unknown classes, in one line', () => {
+    const elsewhere = mkdtempSync(path.join(os.tmpdir(), 'cli-bad-model-'));
+    cpSync(path.join(cwd, 'ws', 'runs', 'r1', 'model'), path.join(elsewhere, 'model'), { recursive: true });
+    rmSync(path.join(elsewhere, 'model', 'pipeline-model.json'));
+    const missing = runCli(['predict', '--model', 'model', 'x.jpg', '--backend', 'cpu'], elsewhere);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr.trim().split('\n').at(-1)).toBe(`error: ${path.join(elsewhere, 'model')} is not a trained model directory: pipeline-model.json is missing`);
+
+    cpSync(path.join(cwd, 'ws', 'runs', 'r1', 'model'), path.join(elsewhere, 'model2'), { recursive: true });
+    rmSync(path.join(elsewhere, 'model2', 'weights.bin'));
+    const noWeights = runCli(['predict', '--model', 'model2', 'x.jpg', '--backend', 'cpu'], elsewhere);
+    expect(noWeights.status).toBe(1);
+    expect(noWeights.stderr).toMatch(/weights\.bin/);
+
+    const data = path.join(elsewhere, 'data');
+    cpSync(path.join(cwd, 'ws', 'demo-data', 'flowers', 'rose'), path.join(data, 'rose'), { recursive: true });
+    mkdirSync(path.join(data, 'orchid'));
+    cpSync(path.join(cwd, 'ws', 'demo-data', 'flowers', 'tulip', 'tulip_000.png'), path.join(data, 'orchid', 'o.png'));
+    const unknown = runCli(['evaluate', '--model', path.join(cwd, 'ws', 'runs', 'r1', 'model'), '--data', 'data', '--backend', 'cpu'], elsewhere);
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(/^error: .*classes the model does not know: orchid/m);
+  });
+
+  it('gc removes only artifacts no run refers to and says how much it freed', () => {
+    const extra = runCli(['ingest', '--workdir', 'ws', '--seed', '7'], cwd);
+    expect(extra.status).toBe(0);
+    const ingestKeys = (): string[] => readdirSync(path.join(cwd, 'ws', 'artifacts', 'ingest')).filter((d) => !d.startsWith('.') && !d.endsWith('.lock'));
+    expect(ingestKeys()).toHaveLength(2);
+    const gc = runCli(['gc', '--workdir', 'ws'], cwd);
+    expect(gc.status).toBe(0);
+    expect(gc.stdout).toMatch(/^freed \d+(\.\d)? (B|KiB|MiB) \(\d+ artifact folder\(s\) removed\)$/m);
+    expect(ingestKeys()).toHaveLength(1);
+    const run = JSON.parse(readFileSync(path.join(cwd, 'ws', 'runs', 'r1', 'run.json'), 'utf8'));
+    expect(ingestKeys()).toEqual([run.artifacts.ingest]);
+    const report = runCli(['report', '--workdir', 'ws', '--run', 'r1'], cwd);
+    expect(report.status, report.stderr).toBe(0);
+  });
+});

@@ -1,0 +1,124 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { acquireLock, commitRun, memoryLogger, readRun, runStage, stageKey, Workspace, type StageSpec } from '../src/index.ts';
+
+const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'core-artifacts-'));
+const spec = (params: unknown): StageSpec => ({ stage: 'demo', codeVersion: 'v1', params, inputs: { data: 'abc' } });
+
+describe('stage keys', () => {
+  it('change with code, parameters and inputs, and not with key order', () => {
+    const base = stageKey(spec({ a: 1, b: [1, 2] }));
+    expect(stageKey(spec({ b: [1, 2], a: 1 }))).toBe(base);
+    expect(stageKey(spec({ a: 2, b: [1, 2] }))).not.toBe(base);
+    expect(stageKey({ ...spec({ a: 1, b: [1, 2] }), codeVersion: 'v2' })).not.toBe(base);
+    expect(stageKey({ ...spec({ a: 1, b: [1, 2] }), inputs: { data: 'abd' } })).not.toBe(base);
+    expect(base).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
+
+describe('runStage', () => {
+  it('produces once, then answers from the cache with the same manifest', async () => {
+    const workspace = new Workspace(tmp());
+    const log = memoryLogger();
+    let calls = 0;
+    const produce = async ({ dir }: { dir: string }) => {
+      calls++;
+      writeFileSync(path.join(dir, 'out.txt'), 'hello');
+      return { rows: { lines: 1 } };
+    };
+    const first = await runStage(workspace, spec({ a: 1 }), produce, { log });
+    const second = await runStage(workspace, spec({ a: 1 }), produce, { log });
+    expect(calls).toBe(1);
+    expect(first.cached).toBe(false);
+    expect(second.cached).toBe(true);
+    expect(log.lines).toContain(`cached demo ${first.manifest.key}`);
+    expect(second.manifest).toEqual(first.manifest);
+    expect(first.manifest.outputs).toEqual([{ file: 'out.txt', bytes: 5, sha256: '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824' }]);
+    await runStage(workspace, spec({ a: 1 }), produce, { log, force: true });
+    expect(calls).toBe(2);
+  });
+
+  it('leaves no artifact when the producer fails, and a damaged artifact is redone', async () => {
+    const workspace = new Workspace(tmp());
+    const log = memoryLogger();
+    await expect(
+      runStage(workspace, spec({ a: 1 }), async ({ dir }) => {
+        writeFileSync(path.join(dir, 'half.txt'), 'half');
+        throw new Error('boom');
+      }, { log }),
+    ).rejects.toThrow('boom');
+    expect(readdirSync(path.join(workspace.artifactsDir, 'demo')).filter((e) => !e.startsWith('.') && !e.endsWith('.lock'))).toEqual([]);
+    const good = await runStage(workspace, spec({ a: 1 }), async ({ dir }) => (writeFileSync(path.join(dir, 'f.txt'), 'complete'), {}), { log });
+    writeFileSync(path.join(good.dir, 'f.txt'), 'trunc');
+    const redone = await runStage(workspace, spec({ a: 1 }), async ({ dir }) => (writeFileSync(path.join(dir, 'f.txt'), 'complete'), {}), { log });
+    expect(redone.cached).toBe(false);
+    expect(readFileSync(path.join(redone.dir, 'f.txt'), 'utf8')).toBe('complete');
+  });
+
+  it('keeps an interrupted attempt for --resume, and discards it otherwise', async () => {
+    const workspace = new Workspace(tmp());
+    const log = memoryLogger();
+    await expect(
+      runStage(workspace, spec({ r: 1 }), async ({ dir }) => {
+        writeFileSync(path.join(dir, 'checkpoint'), 'epoch 3');
+        throw new Error('interrupted');
+      }, { log }),
+    ).rejects.toThrow();
+    let seen: string | undefined;
+    await runStage(workspace, spec({ r: 1 }), async ({ dir, resuming }) => {
+      seen = resuming ? readFileSync(path.join(dir, 'checkpoint'), 'utf8') : 'fresh';
+      return {};
+    }, { log, resume: true });
+    expect(seen).toBe('epoch 3');
+  });
+});
+
+describe('locks', () => {
+  it('take over a lock whose owner died', async () => {
+    const dir = path.join(tmp(), 'x.lock');
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'owner'), `${dead.stdout.trim()}@${hostname()}`);
+    const lock = await acquireLock(dir);
+    expect(readFileSync(path.join(dir, 'owner'), 'utf8')).toBe(`${process.pid}@${hostname()}`);
+    await lock.release();
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('make a second taker wait until the first releases', async () => {
+    const dir = path.join(tmp(), 'y.lock');
+    const first = await acquireLock(dir);
+    const order: string[] = [];
+    let waited = false;
+    const second = acquireLock(dir, () => (waited = true)).then((lock) => (order.push('second'), lock));
+    await new Promise((r) => setTimeout(r, 300));
+    order.push('first releases');
+    await first.release();
+    await (await second).release();
+    expect(waited).toBe(true);
+    expect(order).toEqual(['first releases', 'second']);
+  });
+});
+
+describe('runs', () => {
+  it('replace a run only when the new one succeeds', async () => {
+    const workspace = new Workspace(tmp());
+    const log = memoryLogger();
+    const record = (accuracy: number) => async (dir: string) => {
+      writeFileSync(path.join(dir, 'metrics.json'), String(accuracy));
+      return { name: 'r', experiment: 'e', createdAt: new Date().toISOString(), artifacts: {}, params: {}, metrics: { accuracy, macro_f1: accuracy } };
+    };
+    await commitRun(workspace, 'r', record(0.5), log);
+    await expect(commitRun(workspace, 'r', async () => { throw new Error('training failed'); }, log)).rejects.toThrow('training failed');
+    expect((await readRun(workspace, 'r')).metrics?.accuracy).toBe(0.5);
+    await commitRun(workspace, 'r', record(0.9), log);
+    expect((await readRun(workspace, 'r')).metrics?.accuracy).toBe(0.9);
+    expect(log.lines).toContain("replaced the earlier run 'r'");
+    expect(readdirSync(workspace.runsDir).filter((e) => e !== 'r' && !e.endsWith('.lock'))).toEqual([]);
+    await expect(commitRun(workspace, '../evil', record(1), log)).rejects.toThrow(/invalid run name/);
+  });
+});

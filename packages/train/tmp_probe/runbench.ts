@@ -1,2 +1,0 @@
-import { benchKernels } from '../../../bench/kernels.ts';
-console.log(await benchKernels(2, 1));

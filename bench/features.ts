@@ -3,7 +3,7 @@
  * every worker has built its model), per base, backend and worker count, plus peak RSS (worker
  * threads included). Each configuration runs in a fresh process so its peak RSS is its own.
  *   benchFeatures({ images: 64 })                                   (every configuration)
- *   node --import tsx bench/features.ts <base> <size> <weights> <backend> <workers> <images>
+ *   node --import tsx bench/features.ts <base> <size> <weights> <backend> <workers> <images> <batch size>
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -36,10 +36,12 @@ interface Config {
   backend: BackendRequest;
   workers: number;
   images: number;
+  /** Images per forward pass. */
+  batchSize: number;
 }
 
 /** One configuration, in this process. */
-async function measure({ base, size, weights, backend, workers, images }: Config): Promise<Record<string, unknown>> {
+async function measure({ base, size, weights, backend, workers, images, batchSize }: Config): Promise<Record<string, unknown>> {
   const started = performance.now();
   await selectBackend(backend);
   const spec = { base, alpha: 0.35, inputSize: size, pool: 'avg' as const };
@@ -56,7 +58,7 @@ async function measure({ base, size, weights, backend, workers, images }: Config
   const run = (chunk: Uint8Array): Promise<unknown> =>
     pool.run({ pixels: chunk, rows: chunk.length / pixelBytes } satisfies FeaturesTask, { transferList: [chunk.buffer as ArrayBuffer] });
 
-  const workerData: FeaturesWorkerData = { spec, backend, batchSize: ROWS_PER_TASK, weights: encoded };
+  const workerData: FeaturesWorkerData = { spec, backend, batchSize, weights: encoded };
   const pool = createPool(WORKER, workers, workerData);
   try {
     // One single-image task per worker: each builds its model before the clock starts.
@@ -71,6 +73,7 @@ async function measure({ base, size, weights, backend, workers, images }: Config
       backend,
       workers,
       images,
+      batch_size: batchSize,
       seconds: Math.round(seconds * 100) / 100,
       images_per_s: Math.round((images / seconds) * 10) / 10,
       startup_s: Math.round(startup * 10) / 10,
@@ -82,7 +85,7 @@ async function measure({ base, size, weights, backend, workers, images }: Config
 }
 
 function inChild(config: Config): Record<string, unknown> {
-  const args = [config.base, config.size, config.weights, config.backend, config.workers, config.images].map(String);
+  const args = [config.base, config.size, config.weights, config.backend, config.workers, config.images, config.batchSize].map(String);
   const result = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), fileURLToPath(import.meta.url), ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -95,7 +98,7 @@ function inChild(config: Config): Record<string, unknown> {
  * InceptionV3 at 150 px (nsfwjs weights, offline) and MobileNetV2 0.35 at 224 px (the shared
  * weights) on wasm and cpu, 1 and 2 workers. The pure-JS cpu backend gets fewer images.
  */
-export async function benchFeatures({ images = 64, cpuImages = 8 }: { images?: number; cpuImages?: number } = {}): Promise<Record<string, unknown>> {
+export async function benchFeatures({ images = 64, cpuImages = 8, batchSize = 16 }: { images?: number; cpuImages?: number; batchSize?: number } = {}): Promise<Record<string, unknown>> {
   const models = [
     { name: 'inception_v3_150', base: 'inception_v3' as const, size: 150, weights: 'nsfwjs-inception' },
     { name: 'mobilenet_v2_035_224', base: 'mobilenet_v2' as const, size: 224, weights: SHARED_MOBILENET },
@@ -104,7 +107,7 @@ export async function benchFeatures({ images = 64, cpuImages = 8 }: { images?: n
   for (const model of models) {
     for (const backend of ['wasm', 'cpu'] as const) {
       for (const workers of [1, 2]) {
-        const config = { base: model.base, size: model.size, weights: model.weights, backend, workers, images: backend === 'cpu' ? cpuImages : images };
+        const config = { base: model.base, size: model.size, weights: model.weights, backend, workers, images: backend === 'cpu' ? cpuImages : images, batchSize };
         report[`${model.name}_${backend}_${workers}w`] = inChild(config);
       }
     }
@@ -113,11 +116,11 @@ export async function benchFeatures({ images = 64, cpuImages = 8 }: { images?: n
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [base, size, weights, backend, workers, images] = process.argv.slice(2);
-  if (images === undefined) {
+  const [base, size, weights, backend, workers, images, batchSize] = process.argv.slice(2);
+  if (batchSize === undefined) {
     process.stdout.write(`${JSON.stringify(await benchFeatures(), null, 2)}\n`);
   } else {
-    const config = { base: base as BaseName, size: Number(size), weights: weights!, backend: backend as BackendRequest, workers: Number(workers), images: Number(images) };
+    const config = { base: base as BaseName, size: Number(size), weights: weights!, backend: backend as BackendRequest, workers: Number(workers), images: Number(images), batchSize: Number(batchSize) };
     process.stdout.write(`${JSON.stringify(await measure(config))}\n`);
   }
 }

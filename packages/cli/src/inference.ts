@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError, type Logger } from '@flowers/core';
 import { fileIOHandler } from '@flowers/core/tf';
 import { decodeResized } from '@flowers/augment';
-import { applyLayerWeights, buildFeatureModel, computeFeatures, resolveWeights, type BaseName, type FeatureModel, type FeaturePool } from '@flowers/features';
+import { applyLayerWeights, buildFeatureModel, computeFeatures, prepareExtractor, resolveWeights, type BaseName, type FeatureExtractor, type FeaturePool } from '@flowers/features';
 import { PIPELINE_MODEL_FILE } from '@flowers/train';
 
 /** What `pipeline-model.json` says about a trained model, so it can be used on its own. */
@@ -48,14 +48,14 @@ async function readMeta(modelDir: string): Promise<PipelineModelMeta> {
 }
 
 /** The base a feature head was trained on, with the very weights it was trained with. */
-async function loadBase(meta: PipelineModelMeta, log: Logger): Promise<FeatureModel> {
+async function loadBase(meta: PipelineModelMeta, log: Logger): Promise<FeatureExtractor> {
   const featureModel = buildFeatureModel({ base: meta.base!, alpha: meta.alpha ?? 1, inputSize: meta.inputSize, pool: meta.pool ?? 'avg', ...(meta.input === 'cut' ? { cut: meta.cut! } : {}) });
   const weights = await resolveWeights({ base: meta.base!, alpha: meta.alpha ?? 1, inputSize: meta.inputSize, weights: meta.weights!, log });
   if (meta.weights_sha256 && weights.sha256 !== meta.weights_sha256) {
     throw new UserError(`the model was trained on ${meta.base} weights ${meta.weights_sha256.slice(0, 12)}, but ${weights.source} holds ${weights.sha256.slice(0, 12)}`);
   }
   applyLayerWeights(featureModel.base, weights.layers, weights.source);
-  return featureModel;
+  return prepareExtractor(featureModel);
 }
 
 /** Loads `runs/<run>/model/` (or a copy of it anywhere): head, metadata and, for feature heads, the base. */

@@ -44,11 +44,13 @@ let wasmPathsSet = false;
  * CLI's own one-line error handling.
  */
 function withoutEmscriptenProcessHandlers<T>(load: () => Promise<T>): Promise<T> {
+  type Listener = (...args: unknown[]) => void;
   const events = ['uncaughtException', 'unhandledRejection'] as const;
-  const before = new Map(events.map((event) => [event, new Set(process.listeners(event))]));
+  const listeners = (event: (typeof events)[number]): Listener[] => process.listeners(event as 'uncaughtException') as Listener[];
+  const before = new Map(events.map((event) => [event, new Set(listeners(event))]));
   const restore = (): void => {
     for (const event of events) {
-      for (const listener of process.listeners(event)) if (!before.get(event)!.has(listener)) process.removeListener(event, listener as never);
+      for (const listener of listeners(event)) if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
     }
   };
   return load().finally(restore);

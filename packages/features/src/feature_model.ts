@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '@flowers/core';
+import { planInference, type InferencePlan } from './fused_inference.ts';
 import { BASES, buildBase, type BaseName, type MobileNetV2Alpha } from './models/index.ts';
 
 export const FEATURE_POOLS = ['avg', 'none'] as const;
@@ -71,13 +72,23 @@ export function setEncodedWeights(model: tf.LayersModel, weights: EncodedWeights
   }
 }
 
+/** A feature model whose weights are set, planned for inference (see planInference). */
+export interface FeatureExtractor extends FeatureModel {
+  plan: InferencePlan;
+}
+
+/** Call once the weights are set: the plan reads them. */
+export function prepareExtractor(featureModel: FeatureModel): FeatureExtractor {
+  return { ...featureModel, plan: planInference(featureModel.model) };
+}
+
 /**
  * The per-batch job of a features worker: `rows` images (HWC RGB uint8, one after another) to
  * one buffer holding every row's features (pooled as the spec says), followed, with a cut, by
  * every row's cut activations. Runs `batchSize` images at a time; every tensor is freed.
  */
-export function computeFeatures(featureModel: FeatureModel, pixels: Uint8Array, rows: number, batchSize: number): Float32Array {
-  const { spec, model, featureShape, cutShape } = featureModel;
+export function computeFeatures(extractor: FeatureExtractor, pixels: Uint8Array, rows: number, batchSize: number): Float32Array {
+  const { spec, plan, featureShape, cutShape } = extractor;
   const pixelBytes = spec.inputSize * spec.inputSize * 3;
   if (pixels.length !== rows * pixelBytes) {
     throw new Error(`features: got ${pixels.length} pixel bytes for ${rows} rows of ${spec.inputSize}x${spec.inputSize}x3`);
@@ -90,8 +101,7 @@ export function computeFeatures(featureModel: FeatureModel, pixels: Uint8Array, 
     const n = Math.min(batchSize, rows - start);
     tf.tidy(() => {
       const images = tf.tensor4d(pixels.subarray(start * pixelBytes, (start + n) * pixelBytes), [n, spec.inputSize, spec.inputSize, 3], 'float32');
-      const outputs = model.predict(preprocess(images), { batchSize: n });
-      const [map, cut] = Array.isArray(outputs) ? outputs : [outputs];
+      const [map, cut] = plan.run(preprocess(images));
       const features = spec.pool === 'avg' ? tf.mean(map!, [1, 2]) : map!;
       out.set(features.dataSync(), start * featureSize);
       if (cut !== undefined) out.set(cut.dataSync(), rows * featureSize + start * cutSize);

@@ -6,7 +6,15 @@ import { workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { errorMessage } from '@flowers/core';
 import { selectBackend, type BackendRequest } from '@flowers/core/tf';
-import { buildFeatureModel, computeFeatures, setEncodedWeights, type EncodedWeights, type FeatureModel, type FeatureModelSpec } from './feature_model.ts';
+import {
+  buildFeatureModel,
+  computeFeatures,
+  prepareExtractor,
+  setEncodedWeights,
+  type EncodedWeights,
+  type FeatureExtractor,
+  type FeatureModelSpec,
+} from './feature_model.ts';
 
 export interface FeaturesWorkerData {
   spec: FeatureModelSpec;
@@ -23,20 +31,20 @@ export interface FeaturesTask {
 }
 
 const data = workerData as FeaturesWorkerData;
-let ready: Promise<FeatureModel> | undefined;
+let ready: Promise<FeatureExtractor> | undefined;
 
-async function loadModel(): Promise<FeatureModel> {
+async function loadModel(): Promise<FeatureExtractor> {
   await selectBackend(data.backend);
   const featureModel = buildFeatureModel(data.spec);
   setEncodedWeights(featureModel.base, data.weights);
-  return featureModel;
+  return prepareExtractor(featureModel);
 }
 
 /** Answers the features buffer (see computeFeatures), transferred to the parent. */
 export default async function extractFeatures(task: FeaturesTask): Promise<ReturnType<typeof move>> {
   try {
-    const featureModel = await (ready ??= loadModel());
-    return move(computeFeatures(featureModel, task.pixels, task.rows, data.batchSize));
+    const extractor = await (ready ??= loadModel());
+    return move(computeFeatures(extractor, task.pixels, task.rows, data.batchSize));
   } catch (error) {
     // Errors cross the thread boundary as plain Errors; keep them to the one line the CLI prints.
     throw new Error(`features worker (${data.backend}, ${data.spec.base}): ${errorMessage(error).split('\n')[0]}`);

@@ -21,6 +21,8 @@ export {
   FEATURE_POOLS,
   buildFeatureModel,
   computeFeatures,
+  prepareExtractor,
+  type FeatureExtractor,
   type FeaturePool,
   type FeatureModel,
   type FeatureModelSpec,

@@ -135,7 +135,8 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
     const predictSeconds = (performance.now() - predictStarted) / 1000;
 
     await model.save(fileIOHandler(path.join(outDir, MODEL_DIR)));
-    const sizeMeta = train.metadata.get('size');
+    // Pixel files carry 'size', feature files the base's 'input_size'.
+    const sizeMeta = train.metadata.get('size') ?? train.metadata.get('input_size');
     await writeFileAtomic(
       path.join(outDir, PIPELINE_MODEL_FILE),
       JSON.stringify(

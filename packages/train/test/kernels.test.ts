@@ -321,21 +321,23 @@ describe('training on wasm', () => {
     expectClose(wasm.weights, cpu.weights, 'weights');
   });
 
-  it('keeps tensor and backend buffer counts flat across training steps', async () => {
-    await selectBackend('wasm');
-    const model = scratchCnn();
-    const { xs, ys } = batchOf(model, 4);
-    const optimizer = tf.train.adam(0.01);
-    const backend = tf.engine().backend;
-    const counts: Array<[number, number]> = [];
-    for (let step = 0; step < 5; step++) {
-      optimizer.minimize(() => batchLoss(model, xs, ys));
-      counts.push([tf.memory().numTensors, backend.numDataIds()]);
-    }
-    // The first step creates the optimizer's slot variables; after that nothing may accumulate.
-    for (const count of counts.slice(2)) expect(count).toEqual(counts[1]);
-    tf.dispose([xs, ys]);
-    optimizer.dispose();
-    model.dispose();
-  });
+  for (const [name, build] of Object.entries(MODELS)) {
+    it(`keeps tensor and backend buffer counts flat across training steps of ${name}`, async () => {
+      await selectBackend('wasm');
+      const model = build();
+      const { xs, ys } = batchOf(model, 4);
+      const optimizer = tf.train.adam(0.01);
+      const backend = tf.engine().backend;
+      const counts: Array<[number, number]> = [];
+      for (let step = 0; step < 5; step++) {
+        optimizer.minimize(() => batchLoss(model, xs, ys));
+        counts.push([tf.memory().numTensors, backend.numDataIds()]);
+      }
+      // The first step creates the optimizer's slot variables; after that nothing may accumulate.
+      for (const count of counts.slice(2)) expect(count).toEqual(counts[1]);
+      tf.dispose([xs, ys]);
+      optimizer.dispose();
+      model.dispose();
+    });
+  }
 });

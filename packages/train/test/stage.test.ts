@@ -58,20 +58,20 @@ describe('produceTrain', () => {
     expect(loaded.outputs[0]!.shape).toEqual([null, 3]);
   });
 
-  for (const backend of ['cpu', 'wasm'] as const) {
-    it(`the scratch CNN learns a separable image problem on ${backend}`, async () => {
-      await selectBackend(backend);
-      const files = await writeHalvesSplits(tempDir(`halves-${backend}`));
-      const outDir = tempDir(`halves-out-${backend}`);
-      const config = resolveTrainConfig({ input: 'pixels', head: 'scratch_cnn', rescale: '1/255', epochs: 5, batchSize: 16, optimizer: 'rmsprop', lr: 1e-3 });
-      const result = await produceTrain({
-        outDir, trainFile: files.train, validationFile: files.validation, testFile: files.test, config, resume: false,
-        log: memoryLogger(), modelMeta: {},
-      });
-      expect(result.testAccuracy).toBeGreaterThan(0.9);
-      const meta = JSON.parse(fs.readFileSync(path.join(outDir, 'pipeline-model.json'), 'utf8'));
-      expect(meta).toMatchObject({ inputSize: SIZE, input: 'pixels', feature_shape: null });
-      expect(meta.rescale).toBeCloseTo(1 / 255, 12);
+  // The cpu backend learns the features problem above; its conv gradients are too slow for a test
+  // (minutes), so the convnet runs on wasm, with the training kernels trainClassifier registers.
+  it('the scratch CNN learns a separable image problem on wasm', async () => {
+    await selectBackend('wasm');
+    const files = await writeHalvesSplits(tempDir('halves'));
+    const outDir = tempDir('halves-out');
+    const config = resolveTrainConfig({ input: 'pixels', head: 'scratch_cnn', rescale: '1/255', epochs: 5, batchSize: 16, optimizer: 'rmsprop', lr: 1e-3 });
+    const result = await produceTrain({
+      outDir, trainFile: files.train, validationFile: files.validation, testFile: files.test, config, resume: false,
+      log: memoryLogger(), modelMeta: {},
     });
-  }
+    expect(result.testAccuracy).toBeGreaterThan(0.9);
+    const meta = JSON.parse(fs.readFileSync(path.join(outDir, 'pipeline-model.json'), 'utf8'));
+    expect(meta).toMatchObject({ inputSize: SIZE, input: 'pixels', feature_shape: null });
+    expect(meta.rescale).toBeCloseTo(1 / 255, 12);
+  });
 });

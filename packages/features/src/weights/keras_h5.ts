@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import h5wasm, { type Group } from 'h5wasm/node';
+import type { Group } from 'h5wasm/node';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '@flowers/core';
 import { disposeLayerWeights, type LayerWeights } from './layer_weights.ts';
@@ -41,6 +41,8 @@ function toFloat32(value: unknown): Float32Array | undefined {
  */
 export async function readKerasH5Weights(file: string): Promise<LayerWeights> {
   await checkHdf5Signature(file);
+  // Imported on first use: loading h5wasm takes ~600 MB of memory, which runs without .h5 files should not pay.
+  const { default: h5wasm } = await import('h5wasm/node');
   await h5wasm.ready;
   const h5 = new h5wasm.File(file, 'r');
   if (h5.file_id < 0n) throw new UserError(`cannot open HDF5 file ${file}`);

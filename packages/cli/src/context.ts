@@ -19,7 +19,8 @@ export interface CommonOptions {
   workdir: string;
   run?: string;
   seed: number;
-  force: boolean;
+  /** Stages to recompute despite the cache: the command's own stage with --force (every stage for `all`). */
+  force: ReadonlySet<string>;
   workers: number;
   config?: string;
 }

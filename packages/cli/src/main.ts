@@ -27,7 +27,7 @@ function addCommonOptions(command: Command): Command {
     .option('--run <name>', 'run name (default: <experiment>-<timestamp>)')
     .option('--seed <n>', `random seed for split, augmentation and training (default: ${DEFAULTS.seed})`)
     .option('--workers <n>', `worker threads (default: number of cores, ${DEFAULTS.workers})`)
-    .option('--force', 'ignore the cache and recompute')
+    .option('--force', "recompute this command's stage even if it is cached (all: every stage)")
     .option('--config <file>', 'JSON file with option values (flags win over it)');
 }
 
@@ -39,6 +39,8 @@ function addIngestOptions(command: Command): Command {
 }
 
 /** Layers flags over config over preset over defaults, and builds the context. */
+const STAGES = ['ingest', 'augment', 'features', 'train'];
+
 async function prepare(command: Command, preset: OptionValues, defaults: OptionValues) {
   const given = command.opts();
   const config = given.config ? await readConfigFile(String(given.config)) : {};
@@ -47,7 +49,8 @@ async function prepare(command: Command, preset: OptionValues, defaults: OptionV
     workdir: String(values.workdir),
     seed: toInt(values.seed, 'seed', 0),
     workers: toInt(values.workers, 'workers', 1, 256),
-    force: Boolean(values.force),
+    // --force redoes the command's own stage; earlier stages still come from the cache.
+    force: new Set(values.force ? (command.name() === 'all' ? STAGES : [command.name()]) : []),
     ...(values.run ? { run: validateRunName(String(values.run)) } : {}),
   };
   return { context: createContext(common), values };
@@ -132,7 +135,7 @@ program
   .option('--compare <runs...>', 'runs to compare on one page')
   .option('--out <dir>', 'where the comparison goes (default: <workdir>/runs/comparison)')
   .action(async (opts: { workdir?: string; run?: string; compare?: string[]; out?: string }) => {
-    const { workspace, log } = createContext({ ...DEFAULTS, force: false, workdir: opts.workdir ?? DEFAULTS.workdir });
+    const { workspace, log } = createContext({ ...DEFAULTS, force: new Set(), workdir: opts.workdir ?? DEFAULTS.workdir });
     if (opts.compare?.length) {
       const html = await writeComparisonForRuns(workspace, opts.compare, opts.out ? resolvePath(opts.out) : path.join(workspace.runsDir, 'comparison'));
       process.stdout.write(`${html}\n`);
@@ -194,7 +197,7 @@ program
   .option('--workdir <dir>', `workspace (default: ${DEFAULTS.workdir})`)
   .option('--json', 'print JSON')
   .action(async (opts: { workdir?: string; json?: boolean }) => {
-    const { workspace } = createContext({ ...DEFAULTS, force: false, workdir: opts.workdir ?? DEFAULTS.workdir });
+    const { workspace } = createContext({ ...DEFAULTS, force: new Set(), workdir: opts.workdir ?? DEFAULTS.workdir });
     const runs = await listRuns(workspace);
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(runs)}\n`);
@@ -215,7 +218,7 @@ program
   .description('delete artifacts that no run refers to, and leftovers of interrupted stages')
   .option('--workdir <dir>', `workspace (default: ${DEFAULTS.workdir})`)
   .action(async (opts: { workdir?: string }) => {
-    const { workspace } = createContext({ ...DEFAULTS, force: false, workdir: opts.workdir ?? DEFAULTS.workdir });
+    const { workspace } = createContext({ ...DEFAULTS, force: new Set(), workdir: opts.workdir ?? DEFAULTS.workdir });
     const { removed, bytes } = await collectGarbage(workspace);
     for (const item of removed) process.stderr.write(`removed ${item}\n`);
     process.stdout.write(`freed ${formatBytes(bytes)} (${removed.length} artifact folder(s) removed)\n`);

@@ -76,7 +76,7 @@ export async function ensureAugment(context: PipelineContext, values: OptionValu
     context.workspace,
     { stage: 'augment', codeVersion: await augmentCodeVersion(), params, inputs: { ingest: ingest.manifest.key } },
     ({ dir }) => produceAugment(dir, path.join(ingest.dir, SPLIT_FILE), params, { workers: context.options.workers, log: context.log }),
-    { log: context.log, force: context.options.force },
+    { log: context.log, force: context.options.force.has('augment') },
   );
   if (typeof values.preview === 'string') await writePreview(values.preview, ingest, params);
   return artifact;

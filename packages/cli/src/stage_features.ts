@@ -70,6 +70,6 @@ export async function ensureFeatures(context: PipelineContext, values: OptionVal
       inputs: { augment: augment.manifest.key },
     },
     ({ dir }) => produceFeatures(dir, augment.dir, params, { workers: context.options.workers, backend: backend.name as BackendRequest, log: context.log }),
-    { log: context.log, force: context.options.force },
+    { log: context.log, force: context.options.force.has('features') },
   );
 }

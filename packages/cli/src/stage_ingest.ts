@@ -54,7 +54,7 @@ export async function ensureIngest(context: PipelineContext, values: OptionValue
       table = result.table;
       return { ...result, extra: { ...result.extra, table } };
     },
-    { log: context.log, force: context.options.force },
+    { log: context.log, force: context.options.force.has('ingest') },
   );
   return { artifact, table: table || String(artifact.manifest.extra?.table ?? '') };
 }

@@ -140,6 +140,6 @@ export async function ensureTrain(context: PipelineContext, values: OptionValues
         extra: { bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, testAccuracy: result.testAccuracy, experiment },
       };
     },
-    { log: context.log, force: context.options.force, resume: Boolean(values.resume) },
+    { log: context.log, force: context.options.force.has('train'), resume: Boolean(values.resume) },
   );
 }

@@ -31,7 +31,14 @@ async function loadNative(): Promise<string> {
       if (await tf.setBackend('tensorflow')) return pkg;
       failures.push(`${pkg}: backend did not initialise`);
     } catch (error) {
-      failures.push(`${pkg}: ${firstLine(error)}`);
+      const message = firstLine(error);
+      failures.push(
+        (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND'
+          ? `${pkg} is not installed`
+          : /tfjs_binding\.node/.test(message)
+            ? `${pkg} has no native library (its install could not download libtensorflow)`
+            : `${pkg}: ${message}`,
+      );
     }
   }
   throw new Error(failures.join('; '));
@@ -110,7 +117,7 @@ export async function selectBackend(requested: BackendRequest): Promise<Selected
   }
   try {
     await loadWasm();
-    return { name: 'wasm', reason: `WebAssembly: native TensorFlow is not installed (${nativeFailure})` };
+    return { name: 'wasm', reason: `WebAssembly, since native TensorFlow is unavailable: ${nativeFailure}` };
   } catch (error) {
     await tf.setBackend('cpu');
     return { name: 'cpu', reason: `pure JavaScript: neither native TensorFlow nor wasm loaded (${firstLine(error)})` };

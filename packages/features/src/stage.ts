@@ -160,8 +160,8 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
     if (size < minInputSize) {
       throw new UserError(`${params.base} needs images of at least ${minInputSize} px, but the pixel files in ${augmentDir} are ${size} px (re-run augment with a larger --size)`);
     }
+    // The caller chose (and announced) the backend; this activates the same one here.
     const backend = await selectBackend(options.backend);
-    log.info(`features: backend ${backend.name}: ${backend.reason}`);
     let workers = Math.max(1, options.workers);
     if (backend.name === 'tensorflow' && workers > 1) {
       log.info('features: 1 worker, since native TensorFlow uses every core by itself');

@@ -61,10 +61,32 @@ beforeAll(async () => {
 describe('registerTrainingKernels', () => {
   it('registers the missing and the replaced gradient kernels for wasm once', () => {
     expect([...firstRegistration].sort()).toEqual(
-      ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad']);
+      ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'MaxPoolGrad']);
     expect(registerTrainingKernels()).toEqual([]);
     for (const name of firstRegistration) expect(tf.getKernel(name, 'wasm')?.backendName).toBe('wasm');
   });
+});
+
+describe('BatchMatMul on wasm matches cpu', () => {
+  const cases: Array<{ a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }> = [
+    { a: [7, 5], b: [5, 3], transposeA: false, transposeB: false },
+    { a: [5, 7], b: [5, 3], transposeA: true, transposeB: false },
+    { a: [7, 5], b: [3, 5], transposeA: false, transposeB: true },
+    { a: [5, 7], b: [3, 5], transposeA: true, transposeB: true },
+    { a: [2, 6, 4], b: [2, 6, 3], transposeA: true, transposeB: false },
+  ];
+  for (const c of cases) {
+    it(`[${c.a}]${c.transposeA ? 'ᵀ' : ''} x [${c.b}]${c.transposeB ? 'ᵀ' : ''}, and its gradients`, async () => {
+      await expectWasmMatchesCpu(() => {
+        const a = randomTensor(c.a, 'matmul-a', ...c.a);
+        const b = randomTensor(c.b, 'matmul-b', ...c.b);
+        const product = (x: tf.Tensor, y: tf.Tensor): tf.Tensor => tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, c.transposeA, c.transposeB);
+        const weights = randomTensor(product(a, b).shape, 'matmul-dy');
+        const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(product(x, y), weights)))([a, b]);
+        return [product(a, b), da!, db!];
+      }, `matMul ${JSON.stringify(c)}`);
+    });
+  }
 });
 
 interface ConvCase {

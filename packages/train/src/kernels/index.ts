@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
+import { batchMatMulConfig } from './batch_mat_mul.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_conv2d_native_backprop_filter.ts';
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_conv2d_native_backprop_input.ts';
 import { maxPoolGradConfig } from './max_pool_grad.ts';
+import { rememberOriginalKernel } from './original_kernels.ts';
 
 // Found by training the scratch CNN, MobileNetV2 and InceptionV3 top blocks on wasm with model.fit
 // and optimizer.minimize, and comparing every variable's gradient with the cpu backend's.
@@ -14,7 +16,7 @@ const MISSING_KERNELS: readonly tf.KernelConfig[] = [
   depthwiseConv2dNativeBackpropInputConfig,
 ];
 /** Gradient kernels tfjs-backend-wasm 4.22 has but computes wrongly (MaxPoolGrad) or slowly. */
-const REPLACED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig, conv2DBackpropInputConfig];
+const REPLACED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig, conv2DBackpropInputConfig, batchMatMulConfig];
 
 /**
  * Registers, for the 'wasm' backend, the gradient kernels it needs to train conv nets correctly:
@@ -28,6 +30,7 @@ export function registerTrainingKernels(): string[] {
     if (current?.kernelFunc === config.kernelFunc) continue;
     if (current !== undefined) {
       if (!REPLACED_KERNELS.includes(config)) continue;
+      rememberOriginalKernel(config.kernelName, current.kernelFunc);
       tf.unregisterKernel(config.kernelName, config.backendName);
     }
     tf.registerKernel(config);

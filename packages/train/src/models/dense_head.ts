@@ -11,14 +11,14 @@ export interface HeadOptions {
 }
 
 /** Hidden units of the 'gap_dense' head. */
-const GAP_DENSE_UNITS = 256;
+const GAP_DENSE_UNITS = 128;
 
 /**
  * Stacks a classifier head on `features` (a base model's output, flat or a spatial map):
  * - dense512: Flatten, Dense 512 ReLU, Dropout, Dense softmax (frozen-features experiment);
  * - dropout_dense64: Flatten, Dropout, Dense 64 ReLU, Dense softmax (augmented-features experiment);
  * - gap_linear: global average pooling of a map, Dropout, Dense softmax;
- * - gap_dense: global average pooling of a map, Dropout, Dense 256 ReLU, Dropout, Dense softmax.
+ * - gap_dense: global average pooling of a map, Dropout, Dense 128 ReLU, Dropout, Dense softmax.
  * Dropout layers with rate 0 are left out.
  */
 export function applyHead(kind: DenseHeadKind, features: tf.SymbolicTensor, { numClasses, dropout, seed }: HeadOptions): tf.SymbolicTensor {

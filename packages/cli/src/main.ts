@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import { errorMessage, formatBytes, listRuns, stderrLogger, UserError, validateRunName, writeFileAtomic, type RunRecord } from '@flowers/core';
+import { errorMessage, formatBytes, listRuns, type RunRecord, stderrLogger, toInt, UserError, validateRunName, writeFileAtomic } from '@flowers/core';
 import { BACKEND_REQUESTS, selectBackend, type BackendRequest } from '@flowers/core/tf';
 import { evaluateFolder, predictPaths } from './evaluate.ts';
 import { loadClassifier } from './inference.ts';
 import { createContext, DEFAULTS, readConfigFile, resolvePath, type CommonOptions } from './context.ts';
 import { collectGarbage } from './gc.ts';
 import { formatInspectSummary, inspectArrowFile } from './inspect.ts';
-import { layerOptions, toInt, type OptionValues } from './options.ts';
+import { layerOptions, type OptionValues } from './options.ts';
 import { addAugmentOptions, AUGMENT_DEFAULTS, ensureAugment } from './stage_augment.ts';
 import { experimentPreset, interruptSignal, runExperiment } from './experiment.ts';
 import { addFeaturesOptions, ensureFeatures, FEATURES_DEFAULTS } from './stage_features.ts';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { runStage, UserError, type Artifact } from '@flowers/core';
+import { type Artifact, runStage, toBool, toChoice, toInt, toNumber, UserError } from '@flowers/core';
 import {
   AUGMENT_PRESETS,
   FILL_MODES,
@@ -14,7 +14,7 @@ import {
 } from '@flowers/augment';
 import { readSplitFile, SPLIT_FILE } from '@flowers/ingest';
 import { resolvePath, type PipelineContext } from './context.ts';
-import { toBool, toChoice, toInt, toNumber, type OptionValues } from './options.ts';
+import { type OptionValues } from './options.ts';
 
 export const AUGMENT_DEFAULTS: OptionValues = { size: 150, views: 0, augment: 'none' };
 

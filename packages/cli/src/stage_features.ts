@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { runStage, UserError, type Artifact } from '@flowers/core';
+import { type Artifact, runStage, toChoice, toInt, toNumber, UserError } from '@flowers/core';
 import { BACKEND_REQUESTS, selectBackend, type BackendRequest, type SelectedBackend } from '@flowers/core/tf';
 import { BASE_NAMES, featuresCodeVersion, produceFeatures, type FeaturesStageParams } from '@flowers/features';
 import { resolvePath, type PipelineContext } from './context.ts';
-import { toChoice, toInt, toNumber, type OptionValues } from './options.ts';
+import { type OptionValues } from './options.ts';
 
 export const FEATURES_DEFAULTS: OptionValues = { base: 'inception_v3', alpha: 1.0, pool: 'none', weights: 'auto', backend: 'auto', inferenceBatch: 16 };
 const NAMED_WEIGHTS = ['auto', 'imagenet', 'nsfwjs-inception'];

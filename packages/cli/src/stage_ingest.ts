@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { runStage, type Artifact } from '@flowers/core';
+import { type Artifact, runStage, toInt } from '@flowers/core';
 import {
   DEFAULT_MAX_PIXELS,
   datasetFingerprint,
@@ -11,7 +11,7 @@ import {
   type IngestParams,
 } from '@flowers/ingest';
 import { callerCwd, isDirectory, resolvePath, type PipelineContext } from './context.ts';
-import { toInt, type OptionValues } from './options.ts';
+import { type OptionValues } from './options.ts';
 
 export const INGEST_DEFAULTS: OptionValues = { split: '0.6,0.2,0.2', maxPixels: DEFAULT_MAX_PIXELS };
 

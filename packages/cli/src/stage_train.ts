@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
-import { openArrowFile, runStage, UserError, type Artifact } from '@flowers/core';
+import { type Artifact, openArrowFile, runStage, toInt, UserError } from '@flowers/core';
 import { PIXEL_FILES } from '@flowers/augment';
 import { applyLayerWeights, BASES, buildBase, CUT_DIR, FEATURE_FILES, resolveWeights, splitAtLayer, type BaseName, type MobileNetV2Alpha } from '@flowers/features';
 import {
@@ -18,7 +18,7 @@ import {
 } from '@flowers/train';
 import type { PipelineContext } from './context.ts';
 import { activateBackend, featuresParamsFrom } from './stage_features.ts';
-import { toInt, type OptionValues } from './options.ts';
+import { type OptionValues } from './options.ts';
 
 export function addTrainOptions(command: Command): Command {
   return command

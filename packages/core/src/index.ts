@@ -21,3 +21,4 @@ export {
 export { commitRun, readRun, listRuns, runDir, defaultRunName, validateRunName, RUN_FILE, type RunRecord } from './runs.ts';
 export { createPool, mapOrdered, defaultWorkerCount, Piscina } from './pool.ts';
 export * from './arrow_io.ts';
+export { flagName, toNumber, toPositive, toInt, toFraction, toChoice, toBool } from './option_values.ts';

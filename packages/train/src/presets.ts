@@ -1,4 +1,4 @@
-import { UserError } from '@flowers/core';
+import { toBool, toChoice, toFraction, toInt, toPositive, UserError } from '@flowers/core';
 
 export const INPUT_KINDS = ['pixels', 'features', 'cut'] as const;
 export type InputKind = (typeof INPUT_KINDS)[number];
@@ -61,7 +61,7 @@ const KERAS_REFERENCE = {
   base: 'inception_v3',
   alpha: 1,
   pool: 'none',
-  weights: 'imagenet',
+  weights: 'auto',
   unfreeze: '',
   head: 'scratch_cnn',
   epochs: 20,
@@ -124,46 +124,6 @@ export const EXPERIMENTS: Readonly<Record<string, ExperimentPreset>> = {
 };
 export const EXPERIMENT_NAMES: readonly string[] = Object.keys(EXPERIMENTS);
 
-const flag = (name: string): string => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-
-/** A number from a flag, config value or preset; "1/255" is accepted for ratios. */
-function parseNumber(value: unknown, name: string): number {
-  const fraction = typeof value === 'string' ? /^\s*([\d.eE+-]+)\s*\/\s*([\d.eE+-]+)\s*$/.exec(value) : null;
-  const n = fraction ? Number(fraction[1]) / Number(fraction[2]) : typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-  if (!Number.isFinite(n)) throw new UserError(`${flag(name)} must be a number, got '${String(value)}'`);
-  return n;
-}
-
-function positive(value: unknown, name: string): number {
-  const n = parseNumber(value, name);
-  if (!(n > 0)) throw new UserError(`${flag(name)} must be a positive number, got ${n}`);
-  return n;
-}
-
-function wholeNumber(value: unknown, name: string, min: number): number {
-  const n = parseNumber(value, name);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`${flag(name)} must be a whole number >= ${min}, got ${n}`);
-  return n;
-}
-
-function inRange(value: unknown, name: string, min: number, maxExclusive: number): number {
-  const n = parseNumber(value, name);
-  if (n < min || n >= maxExclusive) throw new UserError(`${flag(name)} must be in [${min}, ${maxExclusive}), got ${n}`);
-  return n;
-}
-
-function choice<T extends string>(value: unknown, name: string, choices: readonly T[]): T {
-  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
-  throw new UserError(`${flag(name)} must be one of ${choices.join(', ')}, got '${String(value)}'`);
-}
-
-function bool(value: unknown, name: string): boolean {
-  if (typeof value === 'boolean') return value;
-  if (value === 'true' || value === '1' || value === 1) return true;
-  if (value === 'false' || value === '0' || value === 0) return false;
-  throw new UserError(`${flag(name)} must be true or false, got '${String(value)}'`);
-}
-
 /**
  * Validates and types the training options among layered option values (flags > config >
  * preset > defaults, merged by the caller); missing ones take TRAIN_DEFAULTS.
@@ -171,21 +131,21 @@ function bool(value: unknown, name: string): boolean {
 export function resolveTrainConfig(values: Record<string, unknown>): TrainConfig {
   const get = (name: keyof TrainConfig): unknown => values[name] ?? TRAIN_DEFAULTS[name];
   const config: TrainConfig = {
-    input: choice(get('input'), 'input', INPUT_KINDS),
-    head: choice(get('head'), 'head', HEAD_KINDS),
-    epochs: wholeNumber(get('epochs'), 'epochs', 1),
-    batchSize: wholeNumber(get('batchSize'), 'batchSize', 1),
-    optimizer: choice(get('optimizer'), 'optimizer', OPTIMIZER_NAMES),
-    lr: positive(get('lr'), 'lr'),
-    weightDecay: inRange(get('weightDecay'), 'weightDecay', 0, 1),
-    schedule: choice(get('schedule'), 'schedule', SCHEDULE_NAMES),
-    warmupEpochs: wholeNumber(get('warmupEpochs'), 'warmupEpochs', 0),
-    labelSmoothing: inRange(get('labelSmoothing'), 'labelSmoothing', 0, 1),
-    dropout: inRange(get('dropout'), 'dropout', 0, 1),
-    patience: wholeNumber(get('patience'), 'patience', 0),
-    classWeights: bool(get('classWeights'), 'classWeights'),
-    rescale: positive(get('rescale'), 'rescale'),
-    seed: wholeNumber(get('seed'), 'seed', 0),
+    input: toChoice(get('input'), 'input', INPUT_KINDS),
+    head: toChoice(get('head'), 'head', HEAD_KINDS),
+    epochs: toInt(get('epochs'), 'epochs', 1),
+    batchSize: toInt(get('batchSize'), 'batchSize', 1),
+    optimizer: toChoice(get('optimizer'), 'optimizer', OPTIMIZER_NAMES),
+    lr: toPositive(get('lr'), 'lr'),
+    weightDecay: toFraction(get('weightDecay'), 'weightDecay', 0, 1),
+    schedule: toChoice(get('schedule'), 'schedule', SCHEDULE_NAMES),
+    warmupEpochs: toInt(get('warmupEpochs'), 'warmupEpochs', 0),
+    labelSmoothing: toFraction(get('labelSmoothing'), 'labelSmoothing', 0, 1),
+    dropout: toFraction(get('dropout'), 'dropout', 0, 1),
+    patience: toInt(get('patience'), 'patience', 0),
+    classWeights: toBool(get('classWeights'), 'classWeights'),
+    rescale: toPositive(get('rescale'), 'rescale'),
+    seed: toInt(get('seed'), 'seed', 0),
   };
   if (config.warmupEpochs >= config.epochs && config.warmupEpochs > 0) {
     throw new UserError(`--warmup-epochs must be less than --epochs (${config.epochs}), got ${config.warmupEpochs}`);

@@ -76,7 +76,7 @@ async function nsfwjsWeights(base: BaseName): Promise<{ layers: LayerWeights; so
 
 const NSFWJS_WARNING =
   `using the InceptionV3 weights bundled with ${NSFWJS_INCEPTION_SOURCE}: ImageNet-pretrained but fine-tuned for NSFW detection, ` +
-  'so features differ from Keras ImageNet weights; pass --weights /path/to/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 for those';
+  'so accuracy will be lower than with the Keras ImageNet weights; pass --weights /path/to/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 for those';
 
 async function chooseWeights(options: ResolveWeightsOptions): Promise<{ layers: LayerWeights; source: string; warning?: string }> {
   const { base, weights } = options;

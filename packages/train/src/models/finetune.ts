@@ -11,6 +11,29 @@ function eachLayer(model: tf.LayersModel, visit: (layer: tf.layers.Layer) => voi
   }
 }
 
+/** The parts of tfjs-layers' BatchNormalization that a layer built with `scale: false` lacks. */
+interface ScalelessBatchNorm {
+  name: string;
+  scale: boolean;
+  gamma?: unknown;
+  axis: number;
+  getWeights(): tf.Tensor[];
+  addWeight(name: string, shape: number[], dtype: undefined, initializer: ReturnType<typeof tf.initializers.ones>, regularizer: undefined, trainable: boolean): unknown;
+}
+
+/**
+ * tfjs-layers 4.22 reads gamma unconditionally in training mode, so a batch norm built with
+ * `scale: false` (all of InceptionV3's) throws there. A constant, non-trainable gamma of ones is
+ * exactly what `scale: false` means, so add one.
+ */
+function giveFixedScale(layer: ScalelessBatchNorm): void {
+  if (layer.scale || layer.gamma) return;
+  const channels = layer.getWeights()[0]!.shape.at(-1)!;
+  // Named as build() would name it inside the layer's scope, so saved models load back.
+  layer.gamma = layer.addWeight(`${layer.name}/gamma`, [channels], undefined, tf.initializers.ones(), undefined, false);
+  layer.scale = true;
+}
+
 /**
  * The top of a pretrained base (input: cached activations at the cut layer; output: the base
  * output), made trainable with batch-norm momentum 0.9, with a classifier head stacked on it.
@@ -19,7 +42,10 @@ export function buildFinetuneModel(baseTop: tf.LayersModel, kind: DenseHeadKind,
   baseTop.trainable = true;
   eachLayer(baseTop, (layer) => {
     layer.trainable = true;
-    if (layer.getClassName() === 'BatchNormalization') (layer as unknown as { momentum: number }).momentum = FINETUNE_BN_MOMENTUM;
+    if (layer.getClassName() === 'BatchNormalization') {
+      (layer as unknown as { momentum: number }).momentum = FINETUNE_BN_MOMENTUM;
+      giveFixedScale(layer as unknown as ScalelessBatchNorm);
+    }
   });
   const input = tf.input({ name: 'cut_activations', shape: baseTop.inputs[0]!.shape.slice(1) as number[] });
   const features = baseTop.apply(input) as tf.SymbolicTensor;

@@ -2,10 +2,13 @@
  * `pnpm bench`: the project's speed measurements, as one JSON object on stdout. Each measurement
  * runs in a fresh process so its peak RSS is its own. Timings on a shared machine are noisy:
  * compare ratios measured within one run.
- *   pnpm bench [ingest|augment|features|train ...]   (default: all)
+ *   pnpm bench [ingest|augment|features|kernels|experiments ...]   (default: all)
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
+import { benchExperiments } from './experiments.ts';
+import { benchFeatures } from './features.ts';
+import { benchKernels } from './kernels.ts';
 
 const TSX = import.meta.resolve('tsx');
 const cores = os.availableParallelism();
@@ -39,6 +42,9 @@ const suites: Record<string, () => Promise<Record<string, unknown>> | Record<str
       },
     };
   },
+  features: () => benchFeatures(),
+  kernels: () => benchKernels(),
+  experiments: () => benchExperiments(),
 };
 
 const requested = process.argv.slice(2);

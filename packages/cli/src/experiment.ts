@@ -5,10 +5,10 @@ import { metricsJson, readPredictions, writeReportForRun } from '@flowers/report
 import { EXPERIMENTS, EXPERIMENT_NAMES, HISTORY_FILE, MODEL_DIR, PIPELINE_MODEL_FILE, PREDICTIONS_FILE } from '@flowers/train';
 import type { PipelineContext } from './context.ts';
 import type { OptionValues } from './options.ts';
-import { ensureAugment } from './stage_augment.ts';
-import { ensureFeatures } from './stage_features.ts';
+import { augmentParamsFrom, ensureAugment } from './stage_augment.ts';
+import { ensureFeatures, featuresParamsFrom } from './stage_features.ts';
 import { ensureIngest } from './stage_ingest.ts';
-import { ensureTrain, featuresValuesFor } from './stage_train.ts';
+import { ensureTrain, featuresValuesFor, trainConfigFrom } from './stage_train.ts';
 
 export const METRICS_FILE = 'metrics.json';
 
@@ -44,6 +44,10 @@ export interface ExperimentOutcome {
 export async function runExperiment(context: PipelineContext, values: OptionValues, options: { report: boolean; signal: AbortSignal }): Promise<ExperimentOutcome> {
   const experiment = String(values.experiment);
   const name = context.options.run ?? defaultRunName(experiment);
+  // Every option is checked before any stage starts, so a bad value never costs a long stage.
+  augmentParamsFrom(values, context.options.seed);
+  if (values.input !== 'pixels') await featuresParamsFrom(featuresValuesFor(values));
+  trainConfigFrom(values, context.options.seed);
   const { artifact: ingest } = await ensureIngest(context, values);
   const augment = await ensureAugment(context, values, ingest);
   const artifacts: Record<string, string> = { ingest: ingest.manifest.key, augment: augment.manifest.key };

@@ -9,17 +9,16 @@ import { createContext, DEFAULTS, readConfigFile, resolvePath, type CommonOption
 import { collectGarbage } from './gc.ts';
 import { formatInspectSummary, inspectArrowFile } from './inspect.ts';
 import { layerOptions, type OptionValues } from './options.ts';
-import { addAugmentOptions, AUGMENT_DEFAULTS, ensureAugment } from './stage_augment.ts';
+import { addAugmentOptions, AUGMENT_DEFAULTS, augmentParamsFrom, ensureAugment } from './stage_augment.ts';
 import { experimentPreset, interruptSignal, runExperiment } from './experiment.ts';
-import { addFeaturesOptions, ensureFeatures, FEATURES_DEFAULTS } from './stage_features.ts';
+import { addFeaturesOptions, ensureFeatures, FEATURES_DEFAULTS, featuresParamsFrom } from './stage_features.ts';
 import { addTrainOptions } from './stage_train.ts';
 import { formatClassificationReport, writeComparisonForRuns, writeReportForRun } from '@flowers/report';
 import { EXPERIMENT_NAMES } from '@flowers/train';
 import { ensureIngest, INGEST_DEFAULTS } from './stage_ingest.ts';
 
 const program = new Command('pipeline')
-  .description('Train and evaluate image classifiers on a folder of class sub-folders, stage by stage, with cached artifacts.')
-  .showHelpAfterError('(run with --help for usage)');
+  .description('Train and evaluate image classifiers on a folder of class sub-folders, stage by stage, with cached artifacts.');
 
 function addCommonOptions(command: Command): Command {
   return command
@@ -70,6 +69,7 @@ addAugmentOptions(addIngestOptions(addCommonOptions(program.command('augment')))
   .option('--preview <file>', 'also write a PNG grid of one training image and its augmented views')
   .action(async (_opts, command: Command) => {
     const { context, values } = await prepare(command, {}, { ...INGEST_DEFAULTS, ...AUGMENT_DEFAULTS });
+    augmentParamsFrom(values, context.options.seed);
     const { artifact: ingest } = await ensureIngest(context, values);
     const artifact = await ensureAugment(context, values, ingest);
     context.log.info(`augment artifact: ${artifact.dir}`);
@@ -80,6 +80,8 @@ addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.c
   .description('run a pretrained convolutional base over the pixel files and write its features as Arrow files')
   .action(async (_opts, command: Command) => {
     const { context, values } = await prepare(command, {}, { ...INGEST_DEFAULTS, ...AUGMENT_DEFAULTS, ...FEATURES_DEFAULTS });
+    augmentParamsFrom(values, context.options.seed);
+    await featuresParamsFrom(values);
     const { artifact: ingest } = await ensureIngest(context, values);
     const augment = await ensureAugment(context, values, ingest);
     const artifact = await ensureFeatures(context, values, augment);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './run_cli.ts';
+import { runCli, spawnCli } from './run_cli.ts';
 
 const SHARED_MOBILENET = fileURLToPath(new URL('../../../../shared/models/mobilenet_v2_0.35_imagenet/model.json', import.meta.url));
 // A quick feature-head experiment on the synthetic demo set with the real ImageNet MobileNetV2.
@@ -100,6 +100,32 @@ describe('experiments end to end on the demo set', () => {
     const unknown = runCli(['evaluate', '--model', path.join(cwd, 'ws', 'runs', 'r1', 'model'), '--data', 'data', '--backend', 'cpu'], elsewhere);
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toMatch(/^error: .*classes the model does not know: orchid/m);
+  });
+
+  it('Ctrl-C stops after the epoch and its checkpoint; --resume ends where an uninterrupted run ends', async () => {
+    const long = [...QUICK, '--epochs', '40', '--patience', '0'];
+    const child = spawnCli(['train', ...long, '--run', 'interrupted'], cwd);
+    let stderr = '';
+    let sent = false;
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (!sent && /Epoch 2\/40/.test(stderr)) sent = child.kill('SIGINT');
+    });
+    expect(await exited).toBe(1);
+    const stoppedAt = Number(/interrupted: training stopped after epoch (\d+); rerun with --resume to continue/.exec(stderr)?.[1]);
+    expect(stoppedAt).toBeGreaterThanOrEqual(2);
+    expect(stoppedAt).toBeLessThan(40);
+    expect(existsSync(path.join(cwd, 'ws', 'runs', 'interrupted'))).toBe(false);
+
+    const resumed = runCli(['train', ...long, '--run', 'interrupted', '--resume'], cwd);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain(`resuming after epoch ${stoppedAt}/40`);
+    expect(resumed.stderr).not.toMatch(/Epoch 1\/40/);
+    const straight = runCli(['train', ...long, '--run', 'straight', '--force'], cwd);
+    expect(straight.status, straight.stderr).toBe(0);
+    const metrics = (run: string) => readFileSync(path.join(cwd, 'ws', 'runs', run, 'metrics.json'), 'utf8');
+    expect(metrics('interrupted')).toBe(metrics('straight'));
   });
 
   it('gc removes only artifacts no run refers to and says how much it freed', () => {

@@ -1,0 +1,64 @@
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './run_cli.ts';
+
+const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'cli-usage-'));
+
+/** One line on stderr, exit 1, and no stage started (no workspace written). */
+function expectRejectedBeforeWork(args: string[], message: RegExp): void {
+  const cwd = tmp();
+  const result = runCli([...args, '--workdir', 'ws'], cwd);
+  expect(result.status, result.stderr).toBe(1);
+  expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  expect(result.stderr.trim()).toMatch(message);
+  expect(existsSync(path.join(cwd, 'ws', 'artifacts'))).toBe(false);
+}
+
+describe('options are checked before any work', () => {
+  it('an image size too small for the scratch CNN names the minimum', () => {
+    expectRejectedBeforeWork(['train', '--experiment', 'scratch', '--size', '40'], /^error: --size 40 is too small for --head scratch_cnn: it needs at least 46 pixels$/);
+  });
+
+  it('out-of-range augmentation parameters name the parameter', () => {
+    expectRejectedBeforeWork(['augment', '--augment', 'experiment', '--rotation-range', '-5'], /rotation_range=-5/);
+    expectRejectedBeforeWork(['augment', '--zoom-range', '1.5'], /zoom_range=1\.5/);
+    expectRejectedBeforeWork(['augment', '--size', '16'], /size 16/);
+    expectRejectedBeforeWork(['all', '--experiment', 'scratch-aug', '--fill-mode', 'mirror'], /--fill-mode/);
+  });
+
+  it('unknown experiments and bad training values name the flag', () => {
+    expectRejectedBeforeWork(['train', '--experiment', 'bogus'], /^error: unknown --experiment 'bogus'/);
+    expectRejectedBeforeWork(['train', '--experiment', 'best', '--lr', '0'], /^error: --lr must be a positive number, got 0$/);
+    expectRejectedBeforeWork(['train', '--experiment', 'best', '--weights', 'missing.h5'], /^error: weights file not found: .*missing\.h5$/);
+  });
+
+  it('a backend that cannot load says which and what to use instead', () => {
+    const cwd = tmp();
+    const result = runCli(['evaluate', '--model', 'm', '--data', 'd', '--backend', 'tensorflow'], cwd);
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toMatch(/^error: backend 'tensorflow' cannot load \(.*\); try --backend wasm or --backend cpu$/);
+  });
+});
+
+describe('inspect', () => {
+  it('describes split.arrow as JSON with rows, schema, metadata and counts', () => {
+    const cwd = tmp();
+    expect(runCli(['ingest', '--workdir', 'ws'], cwd).status).toBe(0);
+    const stageDir = path.join(cwd, 'ws', 'artifacts', 'ingest');
+    const key = readdirSync(stageDir).find((d) => !d.startsWith('.') && !d.endsWith('.lock'))!;
+    const result = runCli(['inspect', path.join('ws', 'artifacts', 'ingest', key, 'split.arrow'), '--json'], cwd);
+    expect(result.status, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout);
+    expect(summary.rows).toBe(300);
+    expect(summary.schema.map((f: { name: string }) => f.name)).toEqual(['path', 'sha256', 'label', 'label_index', 'split', 'width', 'height', 'channels']);
+    expect(JSON.parse(summary.metadata.classes)).toEqual(['daisy', 'dandelion', 'rose', 'sunflower', 'tulip']);
+    expect(summary.splits).toEqual({ train: 180, validation: 60, test: 60 });
+    expect(Object.values(summary.classes)).toEqual([60, 60, 60, 60, 60]);
+    expect(summary.numeric.width).toEqual({ min: 64, mean: 64, max: 64 });
+    const notArrow = runCli(['inspect', 'ws/demo-data/flowers/rose/rose_000.png'], cwd);
+    expect(notArrow.status).toBe(1);
+    expect(notArrow.stderr).toMatch(/^error: .*rose_000\.png is not an Arrow IPC file/);
+  });
+});

@@ -52,30 +52,23 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = {
   seed: 42,
 };
 
+// The seed comes from the run (--seed), never from a preset.
+const { seed: _runSeed, ...TRAINING_DEFAULTS } = TRAIN_DEFAULTS;
+
 // The Keras "CNN basics" experiment: plain images, Keras defaults where it names none.
 const KERAS_REFERENCE = {
   size: 150,
   views: 0,
   augment: 'none',
-  input: 'pixels',
   base: 'inception_v3',
   alpha: 1,
   pool: 'none',
   weights: 'auto',
   unfreeze: '',
+  ...TRAINING_DEFAULTS,
+  input: 'pixels',
   head: 'scratch_cnn',
   epochs: 20,
-  batchSize: 32,
-  optimizer: 'rmsprop',
-  lr: 1e-3,
-  weightDecay: 0,
-  schedule: 'constant',
-  warmupEpochs: 0,
-  labelSmoothing: 0,
-  dropout: 0,
-  patience: 0,
-  classWeights: false,
-  rescale: 1,
 } as const satisfies ExperimentPreset;
 
 const SCRATCH = { ...KERAS_REFERENCE, input: 'pixels', head: 'scratch_cnn', rescale: 1 / 255, batchSize: 128 } as const;

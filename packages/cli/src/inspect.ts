@@ -41,7 +41,8 @@ function numericValues(batch: RecordBatch, field: Field): ArrayLike<number> | un
     const child = data.children[0]!;
     const size = field.type.listSize;
     const values = child.values as ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> };
-    return values.subarray((data.offset + child.offset) * 1, (data.offset + data.length) * size + child.offset);
+    const start = child.offset + data.offset * size;
+    return values.subarray(start, start + data.length * size);
   }
   return undefined;
 }

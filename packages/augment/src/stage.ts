@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  AUGMENT_PREVIEW_FILE,
   ArrowFileSink,
   Field,
   Int32,
@@ -34,7 +35,7 @@ export interface AugmentStageParams {
 
 export const PIXEL_FILES: Record<SplitName, string> = { train: 'train.arrow', validation: 'validation.arrow', test: 'test.arrow' };
 export const AUGMENT_REPORT_FILE = 'augment-report.json';
-export const PREVIEW_FILE = 'preview.png';
+export const PREVIEW_FILE = AUGMENT_PREVIEW_FILE;
 /** Views shown in the preview grid (the classic figure shows a handful). */
 const PREVIEW_VIEWS = 7;
 /** Rows per record batch: big enough for fast I/O, small enough to keep memory flat. */

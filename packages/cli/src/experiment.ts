@@ -1,6 +1,7 @@
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { commitRun, defaultRunName, UserError, type Artifact, type RunRecord } from '@flowers/core';
+import { CLASSES_FILE } from '@flowers/ingest';
 import { metricsJson, readPredictions, writeReportForRun } from '@flowers/report';
 import { EXPERIMENTS, EXPERIMENT_NAMES, HISTORY_FILE, MODEL_DIR, PIPELINE_MODEL_FILE, PREDICTIONS_FILE } from '@flowers/train';
 import type { PipelineContext } from './context.ts';
@@ -60,7 +61,7 @@ export async function runExperiment(context: PipelineContext, values: OptionValu
   artifacts.train = train.manifest.key;
 
   const predictions = await readPredictions(path.join(train.dir, PREDICTIONS_FILE));
-  const classes = JSON.parse(await readFile(path.join(ingest.dir, 'classes.json'), 'utf8')) as string[];
+  const classes = JSON.parse(await readFile(path.join(ingest.dir, CLASSES_FILE), 'utf8')) as string[];
   const metrics = metricsJson(predictions.yTrue, predictions.probabilities, classes);
   const history = JSON.parse(await readFile(path.join(train.dir, HISTORY_FILE), 'utf8')) as unknown[];
   const record = await commitRun(

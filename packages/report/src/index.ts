@@ -11,4 +11,4 @@ export {
 export { renderRunReport, renderComparison, escapeHtml, type RunReportAssets, type GalleryItem } from './html.ts';
 export { thumbnailDataUri } from './thumbnails.ts';
 export { writeRunReport, writeComparisonReport } from './render.ts';
-export { gatherRunReportData, writeReportForRun, writeComparisonForRuns, readPredictions, TRAIN_FILES } from './stage.ts';
+export { gatherRunReportData, writeReportForRun, writeComparisonForRuns, readPredictions } from './stage.ts';

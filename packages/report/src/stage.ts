@@ -1,13 +1,10 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { readArrowTable, readRun, replaceDirectory, runDir, UserError, type ArtifactManifest, type RunRecord, type Workspace } from '@flowers/core';
+import { AUGMENT_PREVIEW_FILE, TRAIN_HISTORY_FILE, TRAIN_PREDICTIONS_FILE, readArrowTable, readRun, replaceDirectory, runDir, UserError, type ArtifactManifest, type RunRecord, type Workspace } from '@flowers/core';
 import { INGEST_REPORT_FILE, readSplitFile, SPLIT_FILE, type IngestReport } from '@flowers/ingest';
 import { writeComparisonReport, writeRunReport } from './render.ts';
 import type { ComparedRun, RunReportData } from './types.ts';
 
-/** Files of other stages that the report reads; named here once. */
-export const TRAIN_FILES = { history: 'history.json', predictions: 'predictions.arrow' } as const;
-const PREVIEW_FILE = 'preview.png';
 
 async function manifestOf(workspace: Workspace, stage: string, key: string): Promise<{ dir: string; manifest: ArtifactManifest }> {
   const artifact = await workspace.findArtifact(stage, key);
@@ -35,10 +32,10 @@ export async function gatherRunReportData(workspace: Workspace, run: RunRecord):
   if (!ingest || !train) throw new UserError(`run '${run.name}' has no ingest or train artifact to report on`);
   const split = await readSplitFile(path.join(ingest.dir, SPLIT_FILE));
   const ingestReport = JSON.parse(await readFile(path.join(ingest.dir, INGEST_REPORT_FILE), 'utf8')) as IngestReport;
-  const history = JSON.parse(await readFile(path.join(train.dir, TRAIN_FILES.history), 'utf8')) as RunReportData['history'];
-  const predictions = await readPredictions(path.join(train.dir, TRAIN_FILES.predictions));
+  const history = JSON.parse(await readFile(path.join(train.dir, TRAIN_HISTORY_FILE), 'utf8')) as RunReportData['history'];
+  const predictions = await readPredictions(path.join(train.dir, TRAIN_PREDICTIONS_FILE));
   const pathBySha = new Map(split.rows.map((r) => [r.sha256, path.join(split.dataDir, r.path)]));
-  const preview = byStage.augment ? await readFile(path.join(byStage.augment.dir, PREVIEW_FILE)).catch(() => undefined) : undefined;
+  const preview = byStage.augment ? await readFile(path.join(byStage.augment.dir, AUGMENT_PREVIEW_FILE)).catch(() => undefined) : undefined;
   const bestEpoch = train.manifest.extra?.bestEpoch;
   return {
     run: run.name,
@@ -90,7 +87,7 @@ export async function writeComparisonForRuns(workspace: Workspace, names: string
     const run = await readRun(workspace, name);
     if (!run.metrics) throw new UserError(`run '${name}' has no test metrics to compare`);
     const train = await manifestOf(workspace, 'train', run.artifacts.train!);
-    const history = JSON.parse(await readFile(path.join(train.dir, TRAIN_FILES.history), 'utf8')) as ComparedRun['history'];
+    const history = JSON.parse(await readFile(path.join(train.dir, TRAIN_HISTORY_FILE), 'utf8')) as ComparedRun['history'];
     runs.push({ run: name, experiment: run.experiment, accuracy: run.metrics.accuracy, macroF1: run.metrics.macro_f1, epochs: history.length, wallSeconds: run.wallSeconds ?? 0, history });
   }
   const partial = `${outDir}.partial-${process.pid}`;

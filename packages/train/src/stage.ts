@@ -2,6 +2,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
+  TRAIN_HISTORY_FILE,
+  TRAIN_PREDICTIONS_FILE,
   ArrowFileSink,
   Schema,
   Field,
@@ -50,8 +52,8 @@ export interface ProduceTrainResult {
 
 export const MODEL_DIR = 'model';
 export const PIPELINE_MODEL_FILE = 'pipeline-model.json';
-export const HISTORY_FILE = 'history.json';
-export const PREDICTIONS_FILE = 'predictions.arrow';
+export const HISTORY_FILE = TRAIN_HISTORY_FILE;
+export const PREDICTIONS_FILE = TRAIN_PREDICTIONS_FILE;
 const CHECKPOINT_DIR = 'checkpoint';
 
 async function writePredictions(file: string, classes: readonly string[], predictions: Predictions): Promise<void> {

@@ -266,6 +266,7 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
         workers,
         weights_source: weights.source,
         weights_sha256: weights.sha256,
+        ...(weights.fileSha256 === undefined ? {} : { weights_file_sha256: weights.fileSha256 }),
         layer,
         feature_shape: featureShape,
         ...(cutShape === undefined ? {} : { cut: params.cut, cut_shape: cutShape }),

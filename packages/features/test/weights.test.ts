@@ -299,12 +299,15 @@ describe('resolveWeights', () => {
     const cached = await resolveWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 128, weights: 'imagenet', cacheDir });
     expect(cached.source).toBe(path.join(cacheDir, 'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_128_no_top.h5'));
     expect(cached.warning).toBeUndefined();
+    // The file's own hash, for the manifest, besides the hash of the weights in it.
+    expect(cached.fileSha256).toBe(createHash('sha256').update(readFileSync(cached.source)).digest('hex'));
     const model = buildMobileNetV2({ alpha: 0.35, inputSize: 32 });
     applyLayerWeights(model, cached.layers, cached.source);
     expect(weightValues(model)).toEqual(weightValues(source));
 
     const byPath = await resolveWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 32, weights: cached.source });
     expect(byPath.sha256).toBe(cached.sha256);
+    expect(byPath.fileSha256).toBeUndefined();
 
     const shared = await resolveWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 224, weights: SHARED_MOBILENET });
     expect(shared.layers.size).toBe(104);

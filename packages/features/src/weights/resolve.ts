@@ -27,6 +27,8 @@ export interface ResolvedWeights {
   source: string;
   /** SHA-256 of the weights themselves (see digestLayerWeights). */
   sha256: string;
+  /** SHA-256 of the downloaded file, for weights fetched from the Keras ImageNet URLs. */
+  fileSha256?: string;
   /** Set when the weights are usable but not what a Keras user would get (the caller prints it). */
   warning?: string;
 }
@@ -61,12 +63,14 @@ export function imagenetWeightsUrl({ base, alpha = 1.0, inputSize }: { base: Bas
   };
 }
 
-async function imagenetWeights(options: ResolveWeightsOptions): Promise<{ layers: LayerWeights; source: string }> {
+type ChosenWeights = { layers: LayerWeights; source: string; fileSha256?: string; warning?: string };
+
+async function imagenetWeights(options: ResolveWeightsOptions): Promise<ChosenWeights> {
   const { url, md5, note } = imagenetWeightsUrl(options);
   if (note !== undefined) options.log?.info(note);
   options.log?.info(`ImageNet weights: ${url}`);
   const file = await downloadToCache({ url, md5, cacheDir: options.cacheDir, onProgress: options.onProgress });
-  return { layers: await readKerasH5Weights(file.path), source: file.path };
+  return { layers: await readKerasH5Weights(file.path), source: file.path, fileSha256: file.sha256 };
 }
 
 async function nsfwjsWeights(base: BaseName): Promise<{ layers: LayerWeights; source: string }> {
@@ -78,7 +82,7 @@ const NSFWJS_WARNING =
   `using the InceptionV3 weights bundled with ${NSFWJS_INCEPTION_SOURCE}: ImageNet-pretrained but fine-tuned for NSFW detection, ` +
   'so accuracy will be lower than with the Keras ImageNet weights; pass --weights /path/to/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 for those';
 
-async function chooseWeights(options: ResolveWeightsOptions): Promise<{ layers: LayerWeights; source: string; warning?: string }> {
+async function chooseWeights(options: ResolveWeightsOptions): Promise<ChosenWeights> {
   const { base, weights } = options;
   if (weights === 'imagenet') return imagenetWeights(options);
   if (weights === 'nsfwjs-inception') return { ...(await nsfwjsWeights(base)), warning: NSFWJS_WARNING };

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { type Artifact, openArrowFile, runStage, toInt, UserError } from '@flowers/core';
 import { PIXEL_FILES } from '@flowers/augment';
-import { applyLayerWeights, BASES, buildBase, CUT_DIR, FEATURE_FILES, resolveWeights, splitAtLayer, type BaseName, type MobileNetV2Alpha } from '@flowers/features';
+import { applyLayerWeights, BASES, buildBase, CUT_DIR, FEATURE_FILES, resolveWeights, splitAtLayer, type BaseName, type FeaturesStageParams, type MobileNetV2Alpha } from '@flowers/features';
 import {
   HEAD_KINDS,
   INPUT_KINDS,
@@ -71,13 +71,11 @@ export function trainConfigFrom(values: OptionValues, seed: number): TrainConfig
 }
 
 /** The pretrained layers above the cut, with the weights the features were computed with. */
-async function loadBaseTop(context: PipelineContext, values: OptionValues, cut: string): Promise<{ top: tf.LayersModel; meta: Record<string, unknown> }> {
-  const params = await featuresParamsFrom(values);
-  const inputSize = toInt(values.size, 'size');
+async function loadBaseTop(context: PipelineContext, params: FeaturesStageParams, inputSize: number, cut: string): Promise<tf.LayersModel> {
   const base = buildBase(params.base, { inputSize, alpha: params.alpha as MobileNetV2Alpha });
   const weights = await resolveWeights({ base: params.base, alpha: params.alpha, inputSize, weights: params.weights, log: context.log });
   applyLayerWeights(base, weights.layers, weights.source);
-  return { top: splitAtLayer(base, cut).top, meta: { weights_source: weights.source, weights_sha256: weights.sha256 } };
+  return splitAtLayer(base, cut).top;
 }
 
 async function featureMetadata(file: string): Promise<Record<string, string>> {
@@ -112,12 +110,12 @@ export async function ensureTrain(context: PipelineContext, values: OptionValues
       let baseTop: tf.LayersModel | undefined;
       if (config.input !== 'pixels') {
         const meta = await featureMetadata(path.join(dir, files.train));
-        const params = await featuresParamsFrom(values);
+        const { weightsKey: _weightsKey, ...params } = await featuresParamsFrom(values);
         modelMeta = { ...modelMeta, base: params.base, alpha: params.alpha, pool: params.pool, weights: params.weights, weights_source: meta.weights_source, weights_sha256: meta.weights_sha256 };
         if (config.input === 'cut') {
-          const loaded = await loadBaseTop(context, values, cutLayer(values));
-          baseTop = loaded.top;
-          modelMeta = { ...modelMeta, cut: cutLayer(values) };
+          const cut = cutLayer(values);
+          baseTop = await loadBaseTop(context, params, toInt(values.size, 'size'), cut);
+          modelMeta = { ...modelMeta, cut };
         }
       }
       const result = await produceTrain({

@@ -47,3 +47,20 @@ export async function replaceDirectory(source: string, target: string): Promise<
   await fsyncPath(path.dirname(target));
   if (movedAside) await rm(aside, { recursive: true, force: true });
 }
+
+/**
+ * Builds a directory beside `target` and moves it into place only once `build` succeeds; a
+ * failed build leaves the old directory (if any) untouched and nothing half-written behind.
+ */
+export async function writeDirectoryAtomic(target: string, build: (dir: string) => Promise<void>): Promise<void> {
+  const partial = `${target}.partial-${process.pid}`;
+  await rm(partial, { recursive: true, force: true });
+  try {
+    await mkdir(partial, { recursive: true });
+    await build(partial);
+    await replaceDirectory(partial, target);
+  } catch (error) {
+    await rm(partial, { recursive: true, force: true });
+    throw error;
+  }
+}

@@ -1,6 +1,6 @@
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AUGMENT_PREVIEW_FILE, TRAIN_HISTORY_FILE, TRAIN_PREDICTIONS_FILE, readArrowTable, readRun, replaceDirectory, runDir, UserError, type ArtifactManifest, type RunRecord, type Workspace } from '@flowers/core';
+import { AUGMENT_PREVIEW_FILE, TRAIN_HISTORY_FILE, TRAIN_PREDICTIONS_FILE, readArrowTable, readRun, runDir, UserError, writeDirectoryAtomic, type ArtifactManifest, type RunRecord, type Workspace } from '@flowers/core';
 import { INGEST_REPORT_FILE, readSplitFile, SPLIT_FILE, type IngestReport } from '@flowers/ingest';
 import { writeComparisonReport, writeRunReport } from './render.ts';
 import type { ComparedRun, RunReportData } from './types.ts';
@@ -68,15 +68,9 @@ export async function writeReportForRun(workspace: Workspace, name: string): Pro
   const run = await readRun(workspace, name);
   const data = await gatherRunReportData(workspace, run);
   const target = path.join(runDir(workspace, name), 'report');
-  const partial = `${target}.partial-${process.pid}`;
-  await rm(partial, { recursive: true, force: true });
-  try {
-    await writeRunReport(partial, data);
-    await replaceDirectory(partial, target);
-  } catch (error) {
-    await rm(partial, { recursive: true, force: true });
-    throw error;
-  }
+  await writeDirectoryAtomic(target, async (dir) => {
+    await writeRunReport(dir, data);
+  });
   return path.join(target, 'report.html');
 }
 
@@ -90,9 +84,8 @@ export async function writeComparisonForRuns(workspace: Workspace, names: string
     const history = JSON.parse(await readFile(path.join(train.dir, TRAIN_HISTORY_FILE), 'utf8')) as ComparedRun['history'];
     runs.push({ run: name, experiment: run.experiment, accuracy: run.metrics.accuracy, macroF1: run.metrics.macro_f1, epochs: history.length, wallSeconds: run.wallSeconds ?? 0, history });
   }
-  const partial = `${outDir}.partial-${process.pid}`;
-  await rm(partial, { recursive: true, force: true });
-  await writeComparisonReport(partial, runs);
-  await replaceDirectory(partial, outDir);
+  await writeDirectoryAtomic(outDir, async (dir) => {
+    await writeComparisonReport(dir, runs);
+  });
   return path.join(outDir, 'report.html');
 }

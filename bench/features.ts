@@ -2,7 +2,7 @@
  * Features stage throughput: images per second through the worker pool in steady state (after
  * every worker has built its model), per base, backend and worker count, plus peak RSS (worker
  * threads included). Each configuration runs in a fresh process so its peak RSS is its own.
- *   benchFeatures({ images: 64 })                                   (every configuration)
+ *   benchFeatures({ images: 192 })                                 (every configuration)
  *   node --import tsx bench/features.ts <base> <size> <weights> <backend> <workers> <images> <batch size>
  */
 import { spawnSync } from 'node:child_process';
@@ -59,7 +59,7 @@ async function measure({ base, size, weights, backend, workers, images, batchSiz
     pool.run({ pixels: chunk, rows: chunk.length / pixelBytes } satisfies FeaturesTask, { transferList: [chunk.buffer as ArrayBuffer] });
 
   const workerData: FeaturesWorkerData = { spec, backend, batchSize, weights: encoded };
-  const pool = createPool(WORKER, workers, workerData);
+  const pool = createPool(WORKER, workers, { workerData });
   try {
     // One single-image task per worker: each builds its model before the clock starts.
     await Promise.all(Array.from({ length: workers }, () => run(pixels.slice(0, pixelBytes))));
@@ -98,7 +98,7 @@ function inChild(config: Config): Record<string, unknown> {
  * InceptionV3 at 150 px (nsfwjs weights, offline) and MobileNetV2 0.35 at 224 px (the shared
  * weights) on wasm and cpu, 1 and 2 workers. The pure-JS cpu backend gets fewer images.
  */
-export async function benchFeatures({ images = 64, cpuImages = 8, batchSize = 16 }: { images?: number; cpuImages?: number; batchSize?: number } = {}): Promise<Record<string, unknown>> {
+export async function benchFeatures({ images = 192, cpuImages = 8, batchSize = 16 }: { images?: number; cpuImages?: number; batchSize?: number } = {}): Promise<Record<string, unknown>> {
   const models = [
     { name: 'inception_v3_150', base: 'inception_v3' as const, size: 150, weights: 'nsfwjs-inception' },
     { name: 'mobilenet_v2_035_224', base: 'mobilenet_v2' as const, size: 224, weights: SHARED_MOBILENET },

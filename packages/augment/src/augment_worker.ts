@@ -10,7 +10,8 @@ import { decodeResized } from './decode.ts';
 import type { AugmentFailure, AugmentTask } from './types.ts';
 import { augmentViews } from './views.ts';
 
-// One libvips thread per worker: the pool's N workers then use N cores without oversubscribing.
+// One libvips thread per decode: N workers, each decoding one image while warping another,
+// then keep about N cores busy without oversubscribing.
 sharp.concurrency(1);
 // Every image is decoded once, so libvips' operation cache only costs memory and time.
 sharp.cache(false);

@@ -125,7 +125,7 @@ export async function produceAugment(
   const sinks = Object.fromEntries(SPLITS.map((s) => [s, new ArrowFileSink(path.join(outDir, PIXEL_FILES[s]), schema)])) as Record<SplitName, ArrowFileSink>;
   const buffers = Object.fromEntries(SPLITS.map((s) => [s, new BatchBuffer(sinks[s], s, imageBytes)])) as Record<SplitName, BatchBuffer>;
   const skipped: Array<{ path: string; reason: string }> = [];
-  const pool = createPool(new URL('./augment_worker.ts', import.meta.url), options.workers);
+  const pool = createPool(new URL('./augment_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2 });
   const progress = startProgress('augment: decoding images', split.rows.length, 'img');
   const started = performance.now();
   const tasks: AugmentTask[] = split.rows.map((row) => ({
@@ -140,7 +140,7 @@ export async function produceAugment(
   try {
     await mapOrdered(
       tasks,
-      options.workers * 4,
+      options.workers * 8,
       (task) => pool.run(task) as Promise<AugmentWireResult>,
       (wire, index) => {
         progress.tick();

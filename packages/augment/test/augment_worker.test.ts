@@ -33,11 +33,11 @@ function photoTasks(count: number): AugmentTask[] {
   }));
 }
 
-async function runPool(tasks: AugmentTask[], workers: number): Promise<AugmentWireResult[]> {
-  const pool = createPool(new URL('../src/augment_worker.ts', import.meta.url), workers);
+async function runPool(tasks: AugmentTask[], workers: number, tasksPerWorker: number): Promise<AugmentWireResult[]> {
+  const pool = createPool(new URL('../src/augment_worker.ts', import.meta.url), workers, { tasksPerWorker });
   const results: AugmentWireResult[] = [];
   try {
-    await mapOrdered(tasks, workers * 2, (task) => pool.run(task) as Promise<AugmentWireResult>, (r) => {
+    await mapOrdered(tasks, workers * 4, (task) => pool.run(task) as Promise<AugmentWireResult>, (r) => {
       results.push(r);
     });
     return results;
@@ -60,9 +60,10 @@ describe('augment worker', () => {
 
   it('gives byte-identical views with 1 and with 4 workers over 20 photos', async () => {
     const tasks = photoTasks(20);
-    const one = await runPool(tasks, 1);
-    // Reverse the submission order too: results must depend on the image, not on scheduling.
-    const four = (await runPool([...tasks].reverse(), 4)).reverse();
+    const one = await runPool(tasks, 1, 1);
+    // Reverse the submission order and overlap two images per worker, as the stage does:
+    // results must depend on the image, not on scheduling.
+    const four = (await runPool([...tasks].reverse(), 4, 2)).reverse();
     for (let i = 0; i < tasks.length; i++) {
       const a = decodeAugmentResult(one[i]!, tasks[i]!);
       const b = decodeAugmentResult(four[i]!, tasks[i]!);

@@ -8,16 +8,29 @@ export function defaultWorkerCount(): number {
   return availableParallelism();
 }
 
+export interface PoolOptions {
+  /** Passed to every worker as `workerData`. */
+  workerData?: unknown;
+  /**
+   * Tasks one worker runs at once (default 1). Workers whose tasks mostly wait on sharp, which
+   * decodes on libuv's threads, take 2: the thread then hashes or warps one image while libvips
+   * decodes the next, instead of idling through every decode.
+   */
+  tasksPerWorker?: number;
+}
+
 /**
  * A piscina pool over a worker module. Our sources are TypeScript run through tsx, so a `.ts`
  * worker gets the tsx loader explicitly (test runners do not pass their loaders on to threads).
+ * Callers keep at most `workers * (tasksPerWorker + 8)` tasks submitted (running + queued).
  */
-export function createPool(workerUrl: URL, workers: number, workerData?: unknown): Piscina {
+export function createPool(workerUrl: URL, workers: number, { workerData, tasksPerWorker = 1 }: PoolOptions = {}): Piscina {
   const execArgv = workerUrl.pathname.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
   return new Piscina({
     filename: workerUrl.href,
     minThreads: workers,
     maxThreads: workers,
+    concurrentTasksPerWorker: tasksPerWorker,
     // A few queued tasks per thread keep every core busy without buffering the whole dataset.
     maxQueue: workers * 8,
     idleTimeout: 30_000,

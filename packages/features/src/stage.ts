@@ -212,7 +212,7 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
     const allSinks = [...Object.values(sinks), ...Object.values(cutSinks ?? {})];
 
     const workerData: FeaturesWorkerData = { spec, backend: backend.name as BackendRequest, batchSize: params.batchSize, weights: encoded };
-    const pool = createPool(new URL('./features_worker.ts', import.meta.url), workers, workerData);
+    const pool = createPool(new URL('./features_worker.ts', import.meta.url), workers, { workerData });
     const items = inputs.flatMap((input) => Array.from({ length: input.reader.numBatches }, (_, index) => ({ input, index })));
     const progress = startProgress(`features: ${params.base} on ${backend.name}`, items.length, 'batches');
     // One reader per file seeks a shared handle: reads must not overlap.

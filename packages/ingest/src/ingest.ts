@@ -63,7 +63,7 @@ export async function produceIngest(
 ): Promise<StageResult & { table: string; report: IngestReport }> {
   const { log } = options;
   const started = performance.now();
-  const pool = createPool(new URL('./validate_worker.ts', import.meta.url), options.workers);
+  const pool = createPool(new URL('./validate_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2 });
   const valid: ValidImage[] = [];
   const skipped: IngestReport['skipped'] = [...dataset.ignored];
   const progress = startProgress('ingest: validating images', dataset.files.length, 'img');

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 
-// One libvips thread per worker: the pool size alone decides how many cores are used.
+// One libvips thread per decode: the pool size, not libvips, decides how many cores are used.
 sharp.concurrency(1);
 sharp.cache(false);
 

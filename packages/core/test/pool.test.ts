@@ -1,0 +1,72 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { createPool, mapOrdered } from '../src/index.ts';
+
+/**
+ * A worker (plain JS, written by the test) whose task waits `ms` and answers the thread id and
+ * how many tasks that thread was running at the busiest moment of the task.
+ */
+function writeProbeWorker(): URL {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'core-pool-')), 'probe_worker.mjs');
+  writeFileSync(
+    file,
+    `import { threadId } from 'node:worker_threads';
+let active = 0;
+export default async function probe({ ms }) {
+  active++;
+  let busiest = active;
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  busiest = Math.max(busiest, active);
+  active--;
+  return { threadId, busiest };
+}
+`,
+  );
+  return pathToFileURL(file);
+}
+
+async function runProbes(tasksPerWorker: number | undefined, delays: number[]): Promise<Array<{ threadId: number; busiest: number }>> {
+  const pool = createPool(writeProbeWorker(), 1, tasksPerWorker === undefined ? {} : { tasksPerWorker });
+  const results: Array<{ threadId: number; busiest: number }> = [];
+  try {
+    await mapOrdered(delays, 8, (ms) => pool.run({ ms }), (result) => {
+      results.push(result);
+    });
+  } finally {
+    await pool.destroy();
+  }
+  return results;
+}
+
+describe('createPool', () => {
+  it('runs one task at a time per worker by default', async () => {
+    const results = await runProbes(undefined, [60, 60, 60, 60]);
+    expect(new Set(results.map((r) => r.threadId)).size).toBe(1);
+    expect(Math.max(...results.map((r) => r.busiest))).toBe(1);
+  });
+
+  it('overlaps tasksPerWorker tasks on one worker thread', async () => {
+    const results = await runProbes(2, [60, 60, 60, 60]);
+    expect(new Set(results.map((r) => r.threadId)).size).toBe(1);
+    expect(Math.max(...results.map((r) => r.busiest))).toBe(2);
+  });
+});
+
+describe('mapOrdered', () => {
+  it('hands results over in input order when later tasks finish first', async () => {
+    const delays = [80, 5, 40, 1, 20];
+    const seen: Array<[number, number]> = [];
+    await mapOrdered(
+      delays,
+      delays.length,
+      (ms, index) => new Promise<number>((resolve) => setTimeout(() => resolve(index * 10), ms)),
+      (value, index) => {
+        seen.push([index, value]);
+      },
+    );
+    expect(seen).toEqual(delays.map((_, i) => [i, i * 10]));
+  });
+});

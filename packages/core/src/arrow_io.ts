@@ -105,12 +105,17 @@ export async function readArrowTable(file: string): Promise<Table> {
 /** Streams an Arrow IPC file batch by batch, with random access to batches by index. */
 export async function openArrowFile(file: string) {
   const handle = await open(file, 'r');
-  const reader = await RecordBatchReader.from(handle);
-  await reader.open();
-  if (!reader.isFile()) {
+  const startReading = async () => {
+    const reader = await RecordBatchReader.from(handle);
+    await reader.open();
+    if (!reader.isFile()) throw new Error(`${file} is an Arrow stream, not an Arrow IPC file`);
+    return reader;
+  };
+  const reader = await startReading().catch(async (error: unknown) => {
+    // Not a readable Arrow IPC file: never leave its descriptor open.
     await handle.close();
-    throw new Error(`${file} is an Arrow stream, not an Arrow IPC file`);
-  }
+    throw error;
+  });
   return {
     schema: reader.schema,
     numBatches: reader.numRecordBatches,

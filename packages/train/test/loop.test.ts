@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { afterEach, describe, it, expect } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -18,11 +18,19 @@ function configWith(overrides: Record<string, unknown> = {}): TrainConfig {
   });
 }
 
+/** Sources opened by a test, closed after it (each holds an open file). */
+const openSources: ArrowBatchSource[] = [];
+afterEach(async () => {
+  for (const source of openSources.splice(0)) await source.close();
+});
+
 async function sources(config: TrainConfig, validationFile = files.validation) {
-  return {
+  const data = {
     train: await ArrowBatchSource.open(files.train, { role: 'train', batchSize: config.batchSize, seed: config.seed }),
     validation: await ArrowBatchSource.open(validationFile, { role: 'eval', batchSize: config.batchSize }),
   };
+  openSources.push(data.train, data.validation);
+  return data;
 }
 
 const weightValues = (model: tf.LayersModel): Float32Array[] => model.getWeights().map((w) => Float32Array.from(w.dataSync()));

@@ -5,6 +5,7 @@ import { readCheckpointState, restoreCheckpoint, writeCheckpoint, type Checkpoin
 import type { ArrowBatchSource } from './data/arrow_batches.ts';
 import { registerTrainingKernels } from './kernels/index.ts';
 import { balancedClassWeights, categoricalCrossentropy } from './loss.ts';
+import { ACTIVATION_BUDGET_BYTES, activationBytesPerRow, applyInMicroBatches, microBatchRanges, type RowRange } from './micro_batches.ts';
 import { setDropoutSeeds } from './models/index.ts';
 import { createOptimizer, type TrainableVariable } from './optim/optimizers.ts';
 import { learningRateAt } from './optim/schedules.ts';
@@ -25,6 +26,8 @@ export interface TrainClassifierOptions {
   /** On abort, the current epoch and its checkpoint finish, then training stops with an InterruptedError. */
   signal?: AbortSignal;
   onEpoch?: (record: EpochRecord) => void | Promise<void>;
+  /** Forward activations one micro-batch may hold (default ACTIVATION_BUDGET_BYTES, see micro_batches.ts). */
+  activationBudgetBytes?: number;
 }
 
 export interface TrainClassifierResult {
@@ -44,13 +47,14 @@ function countCorrect(probabilities: tf.Tensor2D, yTrue: tf.Tensor2D): tf.Scalar
   return tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, 1), tf.argMax(yTrue, 1)), 'float32')));
 }
 
-async function evaluate(model: tf.LayersModel, source: ArrowBatchSource, labelSmoothing: number): Promise<Evaluation> {
+async function evaluate(model: tf.LayersModel, source: ArrowBatchSource, labelSmoothing: number, budgetBytes: number): Promise<Evaluation> {
+  const bytesPerRow = activationBytesPerRow(model);
   let lossSum = 0;
   let correct = 0;
   let rows = 0;
   for await (const { x, y, n } of source.batches()) {
     const [loss, hits] = tf.tidy(() => {
-      const probabilities = model.apply(x, { training: false }) as tf.Tensor2D;
+      const probabilities = applyInMicroBatches(model, x, bytesPerRow, budgetBytes) as tf.Tensor2D;
       return [categoricalCrossentropy(y, probabilities, { labelSmoothing }).dataSync()[0]!, countCorrect(probabilities, y).dataSync()[0]!];
     });
     tf.dispose([x, y]);
@@ -59,6 +63,55 @@ async function evaluate(model: tf.LayersModel, source: ArrowBatchSource, labelSm
     rows += n;
   }
   return { loss: rows > 0 ? lossSum / rows : NaN, accuracy: rows > 0 ? correct / rows : NaN };
+}
+
+interface StepGradients {
+  /** Mean loss over the batch's rows. */
+  loss: number;
+  hits: number;
+  grads: tf.NamedTensorMap;
+}
+
+/**
+ * Loss and gradients of one batch, computed over micro-batches that fit in memory (see
+ * micro_batches.ts) and summed with weights size / rows: the loss is a mean over rows, so this
+ * equals the whole batch's gradient. Dropout masks come from (seed, epoch, step) and, when the
+ * batch is split, the micro-batch's index. Batch norm in training mode would see each
+ * micro-batch's statistics; the models that have it (fine-tuning) fit in one.
+ */
+function stepGradients(
+  model: tf.LayersModel,
+  variables: tf.Variable[],
+  { x, y, n }: { x: tf.Tensor; y: tf.Tensor2D; n: number },
+  lossOf: (yTrue: tf.Tensor2D, probabilities: tf.Tensor2D) => tf.Scalar,
+  microBatches: (rows: number) => RowRange[],
+  dropoutSeedParts: Array<string | number>,
+): StepGradients {
+  const ranges = microBatches(n);
+  const whole = ranges.length === 1;
+  let loss = 0;
+  let hits = 0;
+  let sum: tf.NamedTensorMap | undefined;
+  for (const [index, { start, size }] of ranges.entries()) {
+    setDropoutSeeds(model, ...dropoutSeedParts, ...(whole ? [] : [index]));
+    const xs = whole ? x : tf.slice(x, start, size);
+    const ys = whole ? y : tf.slice(y, start, size);
+    let chunkHits: tf.Scalar | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      const probabilities = model.apply(xs, { training: true }) as tf.Tensor2D;
+      chunkHits = tf.keep(countCorrect(probabilities, ys));
+      return lossOf(ys, probabilities);
+    }, variables);
+    const share = size / n;
+    loss += value.dataSync()[0]! * share;
+    hits += chunkHits!.dataSync()[0]!;
+    tf.dispose([value, chunkHits!, ...(whole ? [] : [xs, ys])]);
+    if (whole) return { loss, hits, grads };
+    const previous = sum;
+    sum = tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([name, g]) => [name, previous ? tf.add(previous[name]!, tf.mul(g, share)) : tf.mul(g, share)])));
+    tf.dispose([...Object.values(grads), ...Object.values(previous ?? {})]);
+  }
+  return { loss, hits, grads: sum! };
 }
 
 const format = (value: number): string => value.toFixed(4);
@@ -99,6 +152,11 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
     warmupSteps: config.warmupEpochs * stepsPerEpoch,
   };
   const fingerprint = fingerprintOf(config, train);
+  const budgetBytes = options.activationBudgetBytes ?? ACTIVATION_BUDGET_BYTES;
+  const bytesPerRow = activationBytesPerRow(model);
+  const microBatches = (rows: number) => microBatchRanges(rows, bytesPerRow, budgetBytes);
+  const lossOf = (yTrue: tf.Tensor2D, probabilities: tf.Tensor2D): tf.Scalar =>
+    categoricalCrossentropy(yTrue, probabilities, { labelSmoothing: config.labelSmoothing, ...(classWeights ? { classWeights } : {}) });
 
   let state: CheckpointState = { epoch: 0, fingerprint, history: [], iterations: 0, bestEpoch: 0, hasBestWeights: false };
   let bestWeights: tf.Tensor[] | undefined;
@@ -126,19 +184,12 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
       let rows = 0;
       let step = 0;
       let lr = config.lr;
-      for await (const { x, y, n } of train.batches(epoch)) {
+      for await (const batch of train.batches(epoch)) {
         lr = learningRateAt(optimizer.iterations, schedule);
         optimizer.learningRate = lr;
-        setDropoutSeeds(model, config.seed, 'dropout', epoch, step);
-        let hits: tf.Scalar | undefined;
-        const { value, grads } = tf.variableGrads(() => {
-          const probabilities = model.apply(x, { training: true }) as tf.Tensor2D;
-          hits = tf.keep(countCorrect(probabilities, y));
-          return categoricalCrossentropy(y, probabilities, { labelSmoothing: config.labelSmoothing, ...(classWeights ? { classWeights } : {}) });
-        }, variables);
-        const loss = value.dataSync()[0]!;
-        const stepHits = hits!.dataSync()[0]!;
-        tf.dispose([x, y, value, hits!]);
+        const { loss, hits: stepHits, grads } = stepGradients(model, variables, batch, lossOf, microBatches, [config.seed, 'dropout', epoch, step]);
+        const n = batch.n;
+        tf.dispose([batch.x, batch.y]);
         if (!Number.isFinite(loss)) {
           tf.dispose(Object.values(grads));
           const kept = state.epoch > 0 ? `the last good checkpoint (epoch ${state.epoch}) is kept` : 'no checkpoint was written yet';
@@ -151,7 +202,7 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
         rows += n;
         step += 1;
       }
-      const val = await evaluate(model, validation, config.labelSmoothing);
+      const val = await evaluate(model, validation, config.labelSmoothing, budgetBytes);
       const record: EpochRecord = {
         epoch,
         loss: lossSum / rows,

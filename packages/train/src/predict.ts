@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ArrowBatchSource } from './data/arrow_batches.ts';
+import { activationBytesPerRow, applyInMicroBatches } from './micro_batches.ts';
 
 export interface Predictions {
   /** Row-major [rows, classes]. */
@@ -14,9 +15,10 @@ export async function predictProbabilities(model: tf.LayersModel, source: ArrowB
   const probabilities = new Float32Array(source.numRows * classes);
   const labels = new Int32Array(source.numRows);
   const sha256: string[] = [];
+  const bytesPerRow = activationBytesPerRow(model);
   let row = 0;
   for await (const batch of source.batches()) {
-    const output = tf.tidy(() => model.apply(batch.x, { training: false }) as tf.Tensor);
+    const output = applyInMicroBatches(model, batch.x, bytesPerRow);
     probabilities.set(await output.data<'float32'>(), row * classes);
     labels.set(batch.labels, row);
     sha256.push(...(batch.sha256 ?? []));

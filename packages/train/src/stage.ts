@@ -22,6 +22,7 @@ import { fileIOHandler } from '@flowers/core/tf';
 import type { EpochRecord } from './checkpoint.ts';
 import { ArrowBatchSource } from './data/arrow_batches.ts';
 import { trainClassifier } from './loop.ts';
+import { activationBytesPerRow, microBatchRanges } from './micro_batches.ts';
 import { buildClassifier } from './models/index.ts';
 import { accuracyOf, predictProbabilities, type Predictions } from './predict.ts';
 import type { TrainConfig } from './presets.ts';
@@ -110,12 +111,13 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
     const test = await ArrowBatchSource.open(options.testFile, { role: 'eval', batchSize: config.batchSize, rescale: config.rescale });
     sources.push(test);
     checkCompatible(config, train, [validation, test]);
+    const model = buildClassifier(config, { inputShape: train.rowShape, numClasses: train.classes.length, ...(options.baseTop ? { baseTop: options.baseTop } : {}) });
+    const microBatches = microBatchRanges(config.batchSize, activationBytesPerRow(model));
     log.info(
       `training ${config.head} on ${train.numRows} rows (${train.stepsPerEpoch} steps/epoch), validating on ${validation.numRows}, ` +
-        `${config.optimizer} lr ${config.lr} ${config.schedule}, ${config.epochs} epochs, backend ${tf.getBackend()}`,
+        `${config.optimizer} lr ${config.lr} ${config.schedule}, ${config.epochs} epochs, backend ${tf.getBackend()}` +
+        (microBatches.length > 1 ? `; each batch of ${config.batchSize} runs as ${microBatches.length} micro-batches to fit in memory` : ''),
     );
-
-    const model = buildClassifier(config, { inputShape: train.rowShape, numClasses: train.classes.length, ...(options.baseTop ? { baseTop: options.baseTop } : {}) });
     const trainStarted = performance.now();
     const result = await trainClassifier({
       model,

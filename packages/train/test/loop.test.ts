@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { memoryLogger } from '@flowers/core';
 import { ArrowBatchSource, buildClassifier, resolveTrainConfig, trainClassifier, type EpochRecord, type TrainConfig } from '../src/index.ts';
+import { activationBytesPerRow } from '../src/micro_batches.ts';
 import { tempDir, writeRowsFile, separableFeatures, writeSeparableSplits } from './fixtures.ts';
 
 await tf.setBackend('cpu');
@@ -65,6 +66,29 @@ describe('trainClassifier', () => {
     const other = buildClassifier(configWith({ patience: 3, seed: 6 }), { inputShape: [6], numClasses: 3 });
     await trainClassifier({ model: other, ...data, config: configWith({ patience: 3, seed: 6 }), checkpointDir: tempDir('ckpt-c'), resume: false, log: memoryLogger() });
     expect(weightValues(other)).not.toEqual(weightValues(straight));
+  });
+
+  it('trains a batch split into micro-batches to the same weights as the whole batch', async () => {
+    // Plain SGD: unlike Adam or RMSprop, its steps scale with the gradient, so a wrongly weighted sum shows.
+    const config = configWith({ optimizer: 'sgd', lr: 0.5, schedule: 'constant', warmupEpochs: 0, dropout: 0, epochs: 3 });
+    const data = await sources(config);
+    const whole = buildClassifier(config, { inputShape: [6], numClasses: 3 });
+    const initial = weightValues(whole);
+    const wholeResult = await trainClassifier({ model: whole, ...data, config, checkpointDir: tempDir('ckpt-whole'), resume: false, log: memoryLogger() });
+    const split = buildClassifier(config, { inputShape: [6], numClasses: 3 });
+    const log = memoryLogger();
+    // Room for 5 rows' activations: each batch of 16 runs as 4 micro-batches of 4.
+    const splitResult = await trainClassifier({
+      model: split, ...data, config, checkpointDir: tempDir('ckpt-split'), resume: false, log, activationBudgetBytes: 5 * activationBytesPerRow(split),
+    });
+    const maxDifference = (a: Float32Array[], b: Float32Array[]): number => Math.max(...a.flatMap((w, i) => Array.from(w, (v, j) => Math.abs(v - b[i]![j]!))));
+    expect(maxDifference(weightValues(whole), initial)).toBeGreaterThan(0.05);
+    expect(maxDifference(weightValues(split), weightValues(whole))).toBeLessThan(1e-5);
+    splitResult.history.forEach((record, i) => {
+      expect(record.loss).toBeCloseTo(wholeResult.history[i]!.loss, 5);
+      expect(record.val_loss).toBeCloseTo(wholeResult.history[i]!.val_loss, 5);
+      expect(record.accuracy).toBe(wholeResult.history[i]!.accuracy);
+    });
   });
 
   it('keeps the number of tensors flat from epoch to epoch', async () => {

@@ -104,11 +104,14 @@ export function learningCurveSpec(history: RunReportData['history'], metric: 'ac
   ];
   if (bestEpoch !== undefined) {
     const best = [{ epoch: bestEpoch, label: `best epoch ${bestEpoch}` }];
+    // Label on the side of the rule with more room, so it never runs past the plot into the legend.
+    const epochs = history.map((h) => h.epoch);
+    const labelLeft = bestEpoch > (Math.min(...epochs) + Math.max(...epochs)) / 2;
     layers.push(
       { data: { values: best }, mark: { type: 'rule', strokeDash: [5, 4], color: '#7b8794' }, encoding: { x: { field: 'epoch', type: 'quantitative' } } },
       {
         data: { values: best },
-        mark: { type: 'text', align: 'left', baseline: 'top', dx: 4, y: 4, fontSize: 11, color: '#52606d' },
+        mark: { type: 'text', align: labelLeft ? 'right' : 'left', baseline: 'top', dx: labelLeft ? -4 : 4, y: 4, fontSize: 11, color: '#52606d' },
         encoding: { x: { field: 'epoch', type: 'quantitative' }, text: { field: 'label' } },
       },
     );

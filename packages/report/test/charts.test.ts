@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import sharp from 'sharp';
-import { classCountsSpec, confusionMatrixSpec, renderChart, runChartSpecs } from '../src/charts.ts';
+import { classCountsSpec, confusionMatrixSpec, learningCurveSpec, renderChart, runChartSpecs } from '../src/charts.ts';
 
 const splitCounts = [
   { split: 'train' as const, label: 'daisy', count: 30 },
@@ -53,5 +53,15 @@ describe('runChartSpecs', () => {
     // Confusion matrix cells carry the counts: row 'rose' has one image predicted 'daisy'.
     const cm = await renderChart(specs['confusion-matrix']!);
     for (const count of ['>1<', '>0<']) expect(cm.svg).toContain(count);
+  });
+
+  it('puts the best-epoch label on the side of its rule with room, away from the legend', () => {
+    const history = Array.from({ length: 20 }, (_, i) => ({ epoch: i + 1, loss: 1, accuracy: 0.5, val_loss: 1, val_accuracy: 0.5 }));
+    const labelMark = (bestEpoch: number) => {
+      const spec = learningCurveSpec(history, 'accuracy', bestEpoch) as unknown as { layer: Array<{ mark: { type: string; align?: string } }> };
+      return spec.layer.find((layer) => layer.mark.type === 'text')!.mark;
+    };
+    expect(labelMark(16).align).toBe('right');
+    expect(labelMark(3).align).toBe('left');
   });
 });

@@ -47,14 +47,13 @@ function countCorrect(probabilities: tf.Tensor2D, yTrue: tf.Tensor2D): tf.Scalar
   return tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, 1), tf.argMax(yTrue, 1)), 'float32')));
 }
 
-async function evaluate(model: tf.LayersModel, source: ArrowBatchSource, labelSmoothing: number, budgetBytes: number): Promise<Evaluation> {
-  const bytesPerRow = activationBytesPerRow(model);
+async function evaluate(model: tf.LayersModel, source: ArrowBatchSource, labelSmoothing: number, microBatches: (rows: number) => RowRange[]): Promise<Evaluation> {
   let lossSum = 0;
   let correct = 0;
   let rows = 0;
   for await (const { x, y, n } of source.batches()) {
     const [loss, hits] = tf.tidy(() => {
-      const probabilities = applyInMicroBatches(model, x, bytesPerRow, budgetBytes) as tf.Tensor2D;
+      const probabilities = applyInMicroBatches(model, x, microBatches(n)) as tf.Tensor2D;
       return [categoricalCrossentropy(y, probabilities, { labelSmoothing }).dataSync()[0]!, countCorrect(probabilities, y).dataSync()[0]!];
     });
     tf.dispose([x, y]);
@@ -152,9 +151,9 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
     warmupSteps: config.warmupEpochs * stepsPerEpoch,
   };
   const fingerprint = fingerprintOf(config, train);
-  const budgetBytes = options.activationBudgetBytes ?? ACTIVATION_BUDGET_BYTES;
   const bytesPerRow = activationBytesPerRow(model);
-  const microBatches = (rows: number) => microBatchRanges(rows, bytesPerRow, budgetBytes);
+  const budgetBytes = options.activationBudgetBytes ?? ACTIVATION_BUDGET_BYTES;
+  const microBatches = (rows: number): RowRange[] => microBatchRanges(rows, bytesPerRow, budgetBytes);
   const lossOf = (yTrue: tf.Tensor2D, probabilities: tf.Tensor2D): tf.Scalar =>
     categoricalCrossentropy(yTrue, probabilities, { labelSmoothing: config.labelSmoothing, ...(classWeights ? { classWeights } : {}) });
 
@@ -202,7 +201,7 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
         rows += n;
         step += 1;
       }
-      const val = await evaluate(model, validation, config.labelSmoothing, budgetBytes);
+      const val = await evaluate(model, validation, config.labelSmoothing, microBatches);
       const record: EpochRecord = {
         epoch,
         loss: lossSum / rows,

@@ -44,9 +44,8 @@ export function microBatchRanges(rows: number, bytesPerRow: number, budgetBytes 
   });
 }
 
-/** Inference over a batch, one micro-batch at a time (each one's intermediates freed before the next). */
-export function applyInMicroBatches(model: tf.LayersModel, x: tf.Tensor, bytesPerRow: number, budgetBytes = ACTIVATION_BUDGET_BYTES): tf.Tensor {
-  const ranges = microBatchRanges(x.shape[0]!, bytesPerRow, budgetBytes);
+/** Inference over a batch, one micro-batch of `ranges` at a time (each one's intermediates freed before the next). */
+export function applyInMicroBatches(model: tf.LayersModel, x: tf.Tensor, ranges: readonly RowRange[]): tf.Tensor {
   if (ranges.length === 1) return tf.tidy(() => model.apply(x, { training: false }) as tf.Tensor);
   const parts = ranges.map(({ start, size }) => tf.tidy(() => model.apply(tf.slice(x, start, size), { training: false }) as tf.Tensor));
   const output = tf.concat(parts, 0);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ArrowBatchSource } from './data/arrow_batches.ts';
-import { activationBytesPerRow, applyInMicroBatches } from './micro_batches.ts';
+import { activationBytesPerRow, applyInMicroBatches, microBatchRanges } from './micro_batches.ts';
 
 export interface Predictions {
   /** Row-major [rows, classes]. */
@@ -18,7 +18,7 @@ export async function predictProbabilities(model: tf.LayersModel, source: ArrowB
   const bytesPerRow = activationBytesPerRow(model);
   let row = 0;
   for await (const batch of source.batches()) {
-    const output = applyInMicroBatches(model, batch.x, bytesPerRow);
+    const output = applyInMicroBatches(model, batch.x, microBatchRanges(batch.n, bytesPerRow));
     probabilities.set(await output.data<'float32'>(), row * classes);
     labels.set(batch.labels, row);
     sha256.push(...(batch.sha256 ?? []));

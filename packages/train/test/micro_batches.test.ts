@@ -42,7 +42,9 @@ describe('applyInMicroBatches', () => {
     const model = tf.sequential({ layers: [tf.layers.dense({ units: 4, inputShape: [3], activation: 'tanh' }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
     const x = tf.randomNormal([11, 3], 0, 1, 'float32', 7);
     const whole = model.predict(x) as tf.Tensor;
-    const split = applyInMicroBatches(model, x, activationBytesPerRow(model), 3 * activationBytesPerRow(model));
+    const ranges = microBatchRanges(11, activationBytesPerRow(model), 3 * activationBytesPerRow(model));
+    expect(ranges).toHaveLength(4);
+    const split = applyInMicroBatches(model, x, ranges);
     expect(split.shape).toEqual([11, 2]);
     const difference = tf.max(tf.abs(tf.sub(whole, split))).dataSync()[0]!;
     expect(difference).toBeLessThan(1e-6);

@@ -1,126 +1,140 @@
 /**
- * Features stage throughput: images per second through the worker pool in steady state (after
- * every worker has built its model), per base, backend and worker count, plus peak RSS (worker
- * threads included). Each configuration runs in a fresh process so its peak RSS is its own.
- *   benchFeatures({ images: 192 })                                 (every configuration)
- *   node --import tsx bench/features.ts <base> <size> <weights> <backend> <workers> <images> <batch size>
+ * Features stage throughput, the stage as a whole: pixel files in, Arrow feature files out
+ * (reading, inference and writing, after the weights are loaded and the ONNX graph is
+ * exported), per base, engine and thread layout, plus peak RSS (worker threads included), with
+ * the PyTorch peer's InceptionV3 figure from the same run. Each configuration runs in a fresh
+ * process so its peak RSS is its own.
+ *   benchFeatures()                                                    (every configuration)
+ *   node --import tsx bench/features.ts <augmentDir> <base> <weights> <backend> <workers> <threads> <sessions, 0: default> <batch size>
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPool, mapOrdered } from '../packages/core/src/index.ts';
+import { memoryLogger } from '../packages/core/src/index.ts';
 import { selectBackend, type BackendRequest } from '../packages/core/src/tf.ts';
-import { decodeResized } from '../packages/augment/src/index.ts';
-import { applyLayerWeights, buildFeatureModel, resolveWeights, type BaseName } from '../packages/features/src/index.ts';
-import { encodeModelWeights } from '../packages/features/src/feature_model.ts';
-import type { FeaturesTask, FeaturesWorkerData } from '../packages/features/src/features_worker.ts';
+import { produceIngest, scanDataset, SPLIT_FILE } from '../packages/ingest/src/index.ts';
+import { AUGMENT_PRESETS, produceAugment } from '../packages/augment/src/index.ts';
+import { produceFeatures, type BaseName } from '../packages/features/src/index.ts';
+import { peerBenchmark } from './peer.ts';
 
 const FLOWERS = path.resolve(import.meta.dirname, '../../shared/data/flowers');
 const SHARED_MOBILENET = path.resolve(import.meta.dirname, '../../shared/models/mobilenet_v2_0.35_imagenet/model.json');
-const WORKER = new URL('../packages/features/src/features_worker.ts', import.meta.url);
-/** Rows per task, as in the augment stage's record batches. */
-const ROWS_PER_TASK = 32;
-
-/** The first `count` photos, taken from each class in turn. */
-function photos(count: number): string[] {
-  const classes = readdirSync(FLOWERS, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-  const lists = classes.map((c) => readdirSync(path.join(FLOWERS, c)).filter((f) => f.endsWith('.jpg')).sort().map((f) => path.join(FLOWERS, c, f)));
-  return Array.from({ length: count }, (_, i) => lists[i % lists.length]![Math.floor(i / lists.length)]!);
-}
 
 interface Config {
+  augmentDir: string;
   base: BaseName;
-  size: number;
   weights: string;
   backend: BackendRequest;
+  /** Worker threads (tfjs engines), or ONNX Runtime sessions. */
   workers: number;
-  images: number;
-  /** Images per forward pass. */
+  /** ONNX Runtime threads in all. */
+  threads: number;
+  /** ONNX Runtime sessions (0: the stage's default layout). */
+  sessions: number;
   batchSize: number;
 }
 
+/** Pixel files of `photos` shared photos (every class in turn) at `size` px, as the augment stage writes them. */
+async function pixelFiles(scratch: string, photos: number, size: number): Promise<string> {
+  const dataset = await scanDataset(FLOWERS);
+  const step = Math.floor(dataset.files.length / photos);
+  dataset.files = dataset.files.filter((_, i) => i % step === 0).slice(0, photos);
+  const ingestDir = path.join(scratch, `ingest-${size}`);
+  const augmentDir = path.join(scratch, `augment-${size}`);
+  mkdirSync(ingestDir, { recursive: true });
+  mkdirSync(augmentDir, { recursive: true });
+  const log = memoryLogger();
+  await produceIngest(ingestDir, dataset, { dataDir: FLOWERS, split: [0.6, 0.2, 0.2], seed: 0, maxPixels: 8192 * 8192 }, { workers: os.availableParallelism(), log });
+  await produceAugment(augmentDir, path.join(ingestDir, SPLIT_FILE), { size, views: 0, augment: AUGMENT_PRESETS.none, seed: 0 }, { workers: os.availableParallelism(), log });
+  return augmentDir;
+}
+
 /** One configuration, in this process. */
-async function measure({ base, size, weights, backend, workers, images, batchSize }: Config): Promise<Record<string, unknown>> {
-  const started = performance.now();
-  await selectBackend(backend);
-  const spec = { base, alpha: 0.35, inputSize: size, pool: 'avg' as const };
-  const resolved = await resolveWeights({ base, alpha: spec.alpha, inputSize: size, weights });
-  const featureModel = buildFeatureModel(spec);
-  applyLayerWeights(featureModel.base, resolved.layers, resolved.source);
-  const encoded = await encodeModelWeights(featureModel.base);
-  featureModel.base.dispose();
-
-  const pixelBytes = size * size * 3;
-  const pixels = new Uint8Array(images * pixelBytes);
-  for (const [i, file] of photos(images).entries()) pixels.set(await decodeResized(readFileSync(file), size), i * pixelBytes);
-  const tasks = Array.from({ length: Math.ceil(images / ROWS_PER_TASK) }, (_, t) => pixels.slice(t * ROWS_PER_TASK * pixelBytes, Math.min(images, (t + 1) * ROWS_PER_TASK) * pixelBytes));
-  const run = (chunk: Uint8Array): Promise<unknown> =>
-    pool.run({ pixels: chunk, rows: chunk.length / pixelBytes } satisfies FeaturesTask, { transferList: [chunk.buffer as ArrayBuffer] });
-
-  const workerData: FeaturesWorkerData = { spec, backend, batchSize, weights: encoded };
-  const pool = createPool(WORKER, workers, { workerData });
+async function measure(config: Config): Promise<Record<string, unknown>> {
+  const outDir = mkdtempSync(path.join(os.tmpdir(), 'bench-features-'));
   try {
-    // One single-image task per worker: each builds its model before the clock starts.
-    await Promise.all(Array.from({ length: workers }, () => run(pixels.slice(0, pixelBytes))));
-    const startup = (performance.now() - started) / 1000;
-    const clock = performance.now();
-    await mapOrdered(tasks, workers * 2, run, () => undefined);
-    const seconds = (performance.now() - clock) / 1000;
+    const result = await produceFeatures(
+      outDir,
+      config.augmentDir,
+      { base: config.base, alpha: 0.35, pool: 'avg', weights: config.weights, batchSize: config.batchSize },
+      { workers: config.workers, threads: config.threads, ...(config.sessions > 0 ? { onnxSessions: config.sessions } : {}), backend: await selectBackend(config.backend), log: memoryLogger() },
+    );
+    const rows = Object.values(result.rows as Record<string, number>).reduce((a, b) => a + b, 0);
     return {
-      base,
-      input_size: size,
-      backend,
-      workers,
-      images,
-      batch_size: batchSize,
-      seconds: Math.round(seconds * 100) / 100,
-      images_per_s: Math.round((images / seconds) * 10) / 10,
-      startup_s: Math.round(startup * 10) / 10,
+      base: config.base,
+      backend: result.backend,
+      layout: result.extra?.onnx_threads_per_session === undefined ? `${config.workers} worker(s)` : `${result.extra.workers} session(s) x ${String(result.extra.onnx_threads_per_session)} thread(s)`,
+      batch_size: config.batchSize,
+      images: rows,
+      images_per_s: result.timings?.images_per_s,
+      weights_and_export_s: result.timings?.weights_s,
       peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
     };
   } finally {
-    await pool.destroy();
+    rmSync(outDir, { recursive: true, force: true });
   }
 }
 
-function inChild(config: Config): Record<string, unknown> {
-  const args = [config.base, config.size, config.weights, config.backend, config.workers, config.images, config.batchSize].map(String);
+function inChild(config: Config, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const args = [config.augmentDir, config.base, config.weights, config.backend, config.workers, config.threads, config.sessions, config.batchSize].map(String);
   const result = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), fileURLToPath(import.meta.url), ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
+    env,
   });
   if (result.status !== 0) throw new Error(`bench/features.ts ${args.join(' ')} failed with exit code ${result.status}`);
   return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
 
+const ratio = (a: unknown, b: unknown): number => Math.round((Number(a) / Number(b)) * 100) / 100;
+
 /**
  * InceptionV3 at 150 px (nsfwjs weights, offline) and MobileNetV2 0.35 at 224 px (the shared
- * weights) on wasm and cpu, 1 and 2 workers. The pure-JS cpu backend gets fewer images.
+ * weights): tfjs-wasm with one worker per core, and ONNX Runtime as one session using every core
+ * or one single-threaded session per core; the PyTorch peer's InceptionV3 features at 150 px.
  */
-export async function benchFeatures({ images = 192, cpuImages = 8, batchSize = 16 }: { images?: number; cpuImages?: number; batchSize?: number } = {}): Promise<Record<string, unknown>> {
-  const models = [
-    { name: 'inception_v3_150', base: 'inception_v3' as const, size: 150, weights: 'nsfwjs-inception' },
-    { name: 'mobilenet_v2_035_224', base: 'mobilenet_v2' as const, size: 224, weights: SHARED_MOBILENET },
-  ];
-  const report: Record<string, unknown> = {};
-  for (const model of models) {
-    for (const backend of ['wasm', 'cpu'] as const) {
-      for (const workers of [1, 2]) {
-        const config = { base: model.base, size: model.size, weights: model.weights, backend, workers, images: backend === 'cpu' ? cpuImages : images, batchSize };
-        report[`${model.name}_${backend}_${workers}w`] = inChild(config);
-      }
+export async function benchFeatures({ photos = 480, batchSize = 32 }: { photos?: number; batchSize?: number } = {}): Promise<Record<string, unknown>> {
+  const cores = os.availableParallelism();
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'bench-pixels-'));
+  // A cache of our own, so every run exports the ONNX graphs the same way (outside the timing).
+  const env = { ...process.env, FLOWERS_PIPELINE_CACHE: path.join(scratch, 'cache') };
+  try {
+    const models = [
+      { name: 'inception_v3_150', base: 'inception_v3' as const, size: 150, weights: 'nsfwjs-inception' },
+      { name: 'mobilenet_v2_035_224', base: 'mobilenet_v2' as const, size: 224, weights: SHARED_MOBILENET },
+    ];
+    const report: Record<string, Record<string, unknown>> = {};
+    for (const model of models) {
+      const augmentDir = await pixelFiles(scratch, photos, model.size);
+      const run = (backend: BackendRequest, sessions = 0): Record<string, unknown> =>
+        inChild({ augmentDir, base: model.base, weights: model.weights, backend, workers: cores, threads: cores, sessions, batchSize }, env);
+      const rows: Record<string, unknown> = {
+        wasm: run('wasm'),
+        onnx_one_session: run('onnx', 1),
+        onnx_session_per_core: run('onnx', cores),
+      };
+      rows.onnx_default = run('onnx');
+      rows.onnx_default_over_wasm = ratio((rows.onnx_default as Record<string, unknown>).images_per_s, (rows.wasm as Record<string, unknown>).images_per_s);
+      report[model.name] = rows;
     }
+    const peer = peerBenchmark(['inception_v3_features_150'], cores);
+    const inception = report.inception_v3_150!;
+    inception.peer = peer.inception_v3_features_150;
+    inception.onnx_default_over_peer = ratio((inception.onnx_default as Record<string, unknown>).images_per_s, (peer.inception_v3_features_150 as Record<string, unknown> | undefined)?.images_per_s_median);
+    return report;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
-  return report;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [base, size, weights, backend, workers, images, batchSize] = process.argv.slice(2);
+  const [augmentDir, base, weights, backend, workers, threads, sessions, batchSize] = process.argv.slice(2);
   if (batchSize === undefined) {
     process.stdout.write(`${JSON.stringify(await benchFeatures(), null, 2)}\n`);
   } else {
-    const config = { base: base as BaseName, size: Number(size), weights: weights!, backend: backend as BackendRequest, workers: Number(workers), images: Number(images), batchSize: Number(batchSize) };
+    const config = { augmentDir: augmentDir!, base: base as BaseName, weights: weights!, backend: backend as BackendRequest, workers: Number(workers), threads: Number(threads), sessions: Number(sessions), batchSize: Number(batchSize) };
     process.stdout.write(`${JSON.stringify(await measure(config))}\n`);
   }
 }

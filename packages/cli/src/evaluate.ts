@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, UserError, type Logger } from '@flowers/core';
+import type { SelectedBackend } from '@flowers/core/tf';
 import { IMAGE_EXTENSIONS, scanDataset } from '@flowers/ingest';
 import { classificationReport, metricsJson, predictClasses, type ClassificationReport, type MetricsJson } from '@flowers/report';
 import { decodeForModel, loadClassifier, type Classifier } from './inference.ts';
@@ -11,9 +12,10 @@ const isImage = (file: string): boolean => (IMAGE_EXTENSIONS as readonly string[
 export async function evaluateFolder(
   modelDir: string,
   dataDir: string,
+  backend: SelectedBackend,
   log: Logger,
 ): Promise<{ metrics: MetricsJson; report: ClassificationReport; skipped: Array<{ path: string; reason: string }> }> {
-  const classifier = await loadClassifier(modelDir, log);
+  const classifier = await loadClassifier(modelDir, backend, log);
   try {
     const dataset = await scanDataset(dataDir);
     const unknown = dataset.classes.filter((c) => !classifier.meta.classes.includes(c));
@@ -28,7 +30,7 @@ export async function evaluateFolder(
       const chunk = dataset.files.slice(start, start + CHUNK);
       const decoded = await Promise.all(chunk.map((f) => decodeForModel(path.join(dataDir, f.path), classifier.meta).catch((error: unknown) => errorMessage(error))));
       const good = chunk.flatMap((f, i) => (typeof decoded[i] === 'string' ? (skipped.push({ path: f.path, reason: decoded[i] as string }), []) : [{ f, pixels: decoded[i] as Uint8Array }]));
-      const probs = classifier.classify(good.map((g) => g.pixels));
+      const probs = await classifier.classify(good.map((g) => g.pixels));
       good.forEach((g, i) => {
         yTrue.push(classifier.meta.classes.indexOf(g.f.label));
         probabilities.push(Array.from(probs[i]!));
@@ -81,7 +83,7 @@ export async function* predictPaths(classifier: Classifier, inputs: string[], to
       yield { path: file, error: code === 'ENOENT' ? 'no such file' : `cannot read image: ${errorMessage(error).split('\n')[0]}` };
       continue;
     }
-    const probs = classifier.classify([pixels])[0]!;
+    const probs = (await classifier.classify([pixels]))[0]!;
     const ranked = Array.from(probs, (p, i) => [classifier.meta.classes[i]!, Math.round(p * 1e6) / 1e6] as [string, number]).sort((a, b) => b[1] - a[1]);
     yield { path: file, label: ranked[0]![0], probability: ranked[0]![1], top: ranked.slice(0, topK) };
   }

@@ -2,9 +2,20 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError, type Logger } from '@flowers/core';
-import { fileIOHandler } from '@flowers/core/tf';
+import { fileIOHandler, type SelectedBackend } from '@flowers/core/tf';
 import { decodeResized } from '@flowers/augment';
-import { applyLayerWeights, buildFeatureModel, computeFeatures, prepareExtractor, resolveWeights, type BaseName, type FeatureExtractor, type FeaturePool } from '@flowers/features';
+import {
+  applyLayerWeights,
+  buildFeatureModel,
+  loadBaseRunner,
+  prepareEngine,
+  resolveWeights,
+  tfjsRunner,
+  type BaseName,
+  type BaseRunner,
+  type FeatureModel,
+  type FeaturePool,
+} from '@flowers/features';
 import { PIPELINE_MODEL_FILE } from '@flowers/train';
 
 /** What `pipeline-model.json` says about a trained model, so it can be used on its own. */
@@ -26,12 +37,11 @@ export interface PipelineModelMeta {
 export interface Classifier {
   meta: PipelineModelMeta;
   /** Class probabilities for images given as size x size x 3 RGB bytes. */
-  classify(images: Uint8Array[]): Float32Array[];
+  classify(images: Uint8Array[]): Promise<Float32Array[]>;
   dispose(): void;
 }
 
 const PREDICT_BATCH = 16;
-const shapeSize = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 async function readMeta(modelDir: string): Promise<PipelineModelMeta> {
   const file = path.join(modelDir, PIPELINE_MODEL_FILE);
@@ -47,19 +57,25 @@ async function readMeta(modelDir: string): Promise<PipelineModelMeta> {
   return meta;
 }
 
-/** The base a feature head was trained on, with the very weights it was trained with. */
-async function loadBase(meta: PipelineModelMeta, log: Logger): Promise<FeatureExtractor> {
+/** The base a feature head was trained on, with the very weights it was trained with, on the selected engine. */
+async function loadBase(meta: PipelineModelMeta, backend: SelectedBackend, log: Logger): Promise<{ runner: BaseRunner; featureModel: FeatureModel }> {
   const featureModel = buildFeatureModel({ base: meta.base!, alpha: meta.alpha ?? 1, inputSize: meta.inputSize, pool: meta.pool ?? 'avg', ...(meta.input === 'cut' ? { cut: meta.cut! } : {}) });
   const weights = await resolveWeights({ base: meta.base!, alpha: meta.alpha ?? 1, inputSize: meta.inputSize, weights: meta.weights!, log });
   if (meta.weights_sha256 && weights.sha256 !== meta.weights_sha256) {
     throw new UserError(`the model was trained on ${meta.base} weights ${meta.weights_sha256.slice(0, 12)}, but ${weights.source} holds ${weights.sha256.slice(0, 12)}`);
   }
   applyLayerWeights(featureModel.base, weights.layers, weights.source);
-  return prepareExtractor(featureModel);
+  if (backend.onnx === undefined) return { runner: tfjsRunner(featureModel, PREDICT_BATCH), featureModel };
+  try {
+    const engine = await prepareEngine(featureModel, backend, { batchSize: PREDICT_BATCH, weightsSha256: weights.sha256, log });
+    return { runner: await loadBaseRunner(engine), featureModel };
+  } finally {
+    featureModel.base.dispose(); // the graph holds the weights now
+  }
 }
 
 /** Loads `runs/<run>/model/` (or a copy of it anywhere): head, metadata and, for feature heads, the base. */
-export async function loadClassifier(modelDir: string, log: Logger): Promise<Classifier> {
+export async function loadClassifier(modelDir: string, backend: SelectedBackend, log: Logger): Promise<Classifier> {
   const meta = await readMeta(modelDir);
   let head: tf.LayersModel;
   try {
@@ -69,27 +85,24 @@ export async function loadClassifier(modelDir: string, log: Logger): Promise<Cla
   }
   const outputs = head.outputs[0]!.shape.at(-1);
   if (outputs !== meta.classes.length) throw new UserError(`${modelDir}: the model has ${outputs} outputs but ${PIPELINE_MODEL_FILE} lists ${meta.classes.length} classes`);
-  const base = meta.input === 'pixels' ? undefined : await loadBase(meta, log);
+  const base = meta.input === 'pixels' ? undefined : await loadBase(meta, backend, log);
   const pixelBytes = meta.inputSize * meta.inputSize * 3;
   return {
     meta,
-    classify(images) {
+    async classify(images) {
       const result: Float32Array[] = [];
       for (let start = 0; start < images.length; start += PREDICT_BATCH) {
         const batch = images.slice(start, start + PREDICT_BATCH);
         const pixels = new Uint8Array(batch.length * pixelBytes);
         batch.forEach((image, i) => pixels.set(image, i * pixelBytes));
+        const rows = base === undefined ? undefined : await base.runner.run(pixels, batch.length);
         const probabilities = tf.tidy(() => {
           let x: tf.Tensor;
-          if (!base) {
+          if (rows === undefined) {
             x = tf.tensor4d(pixels, [batch.length, meta.inputSize, meta.inputSize, 3], 'float32').mul(meta.rescale);
           } else {
-            const features = computeFeatures(base, pixels, batch.length, PREDICT_BATCH);
-            const shape = meta.input === 'cut' ? base.cutShape! : base.featureShape;
-            const size = shapeSize(shape);
-            // computeFeatures returns every row's pooled features, then every row's cut activations.
-            const offset = meta.input === 'cut' ? batch.length * shapeSize(base.featureShape) : 0;
-            x = tf.tensor(features.subarray(offset, offset + batch.length * size), [batch.length, ...shape]);
+            const { featureShape, cutShape } = base!.featureModel;
+            x = meta.input === 'cut' ? tf.tensor(rows.cut!, [batch.length, ...cutShape!]) : tf.tensor(rows.features, [batch.length, ...featureShape]);
           }
           return (head.predict(x) as tf.Tensor).dataSync() as Float32Array;
         });
@@ -99,7 +112,7 @@ export async function loadClassifier(modelDir: string, log: Logger): Promise<Cla
     },
     dispose() {
       head.dispose();
-      base?.base.dispose();
+      base?.runner.dispose();
     },
   };
 }

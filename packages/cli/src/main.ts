@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { errorMessage, formatBytes, listRuns, type RunRecord, stderrLogger, toInt, UserError, validateRunName, writeFileAtomic } from '@flowers/core';
-import { BACKEND_REQUESTS, selectBackend, type BackendRequest } from '@flowers/core/tf';
+import { selectBackend, type BackendRequest, type SelectedBackend } from '@flowers/core/tf';
 import { evaluateFolder, predictPaths } from './evaluate.ts';
 import { loadClassifier } from './inference.ts';
 import { createContext, DEFAULTS, readConfigFile, resolvePath, type CommonOptions } from './context.ts';
@@ -11,7 +11,7 @@ import { formatInspectSummary, inspectArrowFile } from './inspect.ts';
 import { layerOptions, type OptionValues } from './options.ts';
 import { addAugmentOptions, AUGMENT_DEFAULTS, augmentParamsFrom, ensureAugment } from './stage_augment.ts';
 import { experimentPreset, interruptSignal, runExperiment } from './experiment.ts';
-import { addFeaturesOptions, ensureFeatures, FEATURES_DEFAULTS, featuresParamsFrom } from './stage_features.ts';
+import { addFeaturesOptions, backendOption, ensureFeatures, FEATURES_DEFAULTS, featuresParamsFrom } from './stage_features.ts';
 import { addTrainOptions } from './stage_train.ts';
 import { formatClassificationReport, writeComparisonForRuns, writeReportForRun } from '@flowers/report';
 import { EXPERIMENT_NAMES } from '@flowers/train';
@@ -150,6 +150,13 @@ program
     process.stdout.write(`${html}\n`);
   });
 
+/** evaluate and predict: the engine for the base, said on stderr. */
+async function announceBackend(requested: BackendRequest = 'auto'): Promise<SelectedBackend> {
+  const backend = await selectBackend(requested);
+  stderrLogger.info(`backend: ${backend.name} — ${backend.reason}`);
+  return backend;
+}
+
 program
   .command('evaluate')
   .description('run a trained model on every image of a labelled folder of class folders and print the classification report')
@@ -157,11 +164,10 @@ program
   .requiredOption('--data <dir>', 'a folder with one sub-folder of images per class')
   .option('--json', 'print the metrics as JSON instead')
   .option('--out <file>', 'also write the metrics JSON to this file')
-  .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: auto)').choices([...BACKEND_REQUESTS]))
+  .addOption(backendOption())
   .action(async (opts: { model: string; data: string; json?: boolean; out?: string; backend?: BackendRequest }) => {
-    const backend = await selectBackend(opts.backend ?? 'auto');
-    stderrLogger.info(`backend: ${backend.name} — ${backend.reason}`);
-    const { metrics, report, skipped } = await evaluateFolder(resolvePath(opts.model), resolvePath(opts.data), stderrLogger);
+    const backend = await announceBackend(opts.backend);
+    const { metrics, report, skipped } = await evaluateFolder(resolvePath(opts.model), resolvePath(opts.data), backend, stderrLogger);
     if (opts.out) await writeFileAtomic(resolvePath(opts.out), `${JSON.stringify(metrics, null, 2)}\n`);
     process.stdout.write(opts.json ? `${JSON.stringify(metrics)}\n` : `${formatClassificationReport(report)}\n`);
     if (skipped.length) stderrLogger.warn(`${skipped.length} image(s) could not be read and were left out`);
@@ -172,10 +178,10 @@ program
   .description('classify image files or folders; prints one JSON line per image')
   .requiredOption('--model <dir>', 'a trained model directory (<workdir>/runs/<run>/model)')
   .option('--top <k>', 'how many classes to list per image', '3')
-  .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: auto)').choices([...BACKEND_REQUESTS]))
+  .addOption(backendOption())
   .action(async (paths: string[], opts: { model: string; top: string; backend?: BackendRequest }) => {
-    await selectBackend(opts.backend ?? 'auto');
-    const classifier = await loadClassifier(resolvePath(opts.model), stderrLogger);
+    const backend = await announceBackend(opts.backend);
+    const classifier = await loadClassifier(resolvePath(opts.model), backend, stderrLogger);
     try {
       for await (const line of predictPaths(classifier, paths.map(resolvePath), toInt(opts.top, 'top', 1))) process.stdout.write(`${JSON.stringify(line)}\n`);
     } finally {

@@ -17,7 +17,18 @@ export function addFeaturesOptions(command: Command): Command {
     .option('--weights <w>', "'auto', 'imagenet', 'nsfwjs-inception', or a path to a Keras .h5 file or a TF.js model.json")
     .option('--cut <layer>', "also cache activations at this inner layer for fine-tuning ('default': the base's fine-tuning cut)")
     .option('--inference-batch <n>', 'images per forward pass (default: 16)')
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend (default: auto = fastest that loads)').choices([...BACKEND_REQUESTS]));
+    .addOption(backendOption())
+    .option('--threads <n>', 'ONNX Runtime threads in all (default: one per core)');
+}
+
+/** --backend, as every model command takes it. */
+export function backendOption(): Option {
+  return new Option('--backend <name>', "compute engine: auto (the fastest that loads: tensorflow, then onnx, then wasm, then cpu), tensorflow, onnx, wasm or cpu").choices([...BACKEND_REQUESTS]);
+}
+
+/** --threads as a count, checked before any stage runs; undefined means one per core. */
+export function threadsFrom(values: OptionValues): number | undefined {
+  return values.threads === undefined ? undefined : toInt(values.threads, 'threads', 1, 1024);
 }
 
 /** Activates the backend once per process and says which one was taken and why. */
@@ -45,6 +56,7 @@ async function weightsParam(value: unknown): Promise<string> {
 }
 
 export async function featuresParamsFrom(values: OptionValues): Promise<FeaturesStageParams & { weightsKey: string }> {
+  threadsFrom(values);
   const weights = String(values.weights);
   return {
     base: toChoice(values.base, 'base', BASE_NAMES),
@@ -65,11 +77,15 @@ export async function ensureFeatures(context: PipelineContext, values: OptionVal
     {
       stage: 'features',
       codeVersion: await featuresCodeVersion(),
-      // The backend is part of the key: different backends give slightly different floats.
+      // The engine is part of the key: different engines give slightly different floats. ONNX
+      // Runtime's thread count is not: its features are bit-identical for any count (tested).
       params: { ...params, weights: weightsKey, backend: backend.name },
       inputs: { augment: augment.manifest.key },
     },
-    ({ dir }) => produceFeatures(dir, augment.dir, params, { workers: context.options.workers, backend: backend.name as BackendRequest, log: context.log }),
+    ({ dir }) => {
+      const threads = threadsFrom(values);
+      return produceFeatures(dir, augment.dir, params, { workers: context.options.workers, ...(threads === undefined ? {} : { threads }), backend, log: context.log });
+    },
     { log: context.log, force: context.options.force.has('features') },
   );
 }

@@ -90,7 +90,10 @@ async function featureMetadata(file: string): Promise<Record<string, string>> {
 export async function ensureTrain(context: PipelineContext, values: OptionValues, inputs: TrainInputs, signal: AbortSignal): Promise<Artifact> {
   const config = trainConfigFrom(values, context.options.seed);
   const backend = await activateBackend(context, values);
-  if (backend.name === 'wasm') registerTrainingKernels();
+  // Training runs on the TensorFlow.js backend under the engine (under onnx: wasm) until ONNX
+  // Runtime training kernels exist, so that is the backend its key and record name.
+  const trainingBackend = backend.tfjs;
+  if (trainingBackend === 'wasm') registerTrainingKernels();
   const upstream = config.input === 'pixels' ? inputs.augment : inputs.features;
   if (!upstream) throw new Error(`train: --input ${config.input} needs the features artifact`);
   const dir = config.input === 'cut' ? path.join(upstream.dir, CUT_DIR) : upstream.dir;
@@ -101,7 +104,7 @@ export async function ensureTrain(context: PipelineContext, values: OptionValues
     {
       stage: 'train',
       codeVersion: await trainCodeVersion(),
-      params: { ...config, backend: backend.name, ...(config.input === 'cut' ? { unfreeze: cutLayer(values) } : {}) },
+      params: { ...config, backend: trainingBackend, ...(config.input === 'cut' ? { unfreeze: cutLayer(values) } : {}) },
       inputs: { [config.input === 'pixels' ? 'augment' : 'features']: upstream.manifest.key },
     },
     async ({ dir: outDir, resuming }) => {
@@ -133,7 +136,7 @@ export async function ensureTrain(context: PipelineContext, values: OptionValues
       return {
         rows: result.rows,
         timings: result.timings,
-        backend: backend.name,
+        backend: trainingBackend,
         versions: { tfjs: tf.version.tfjs },
         extra: { bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, testAccuracy: result.testAccuracy, experiment },
       };

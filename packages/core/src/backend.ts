@@ -1,14 +1,22 @@
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { hasCudaDevice, loadOnnxRuntime, type OnnxRuntime } from './onnx_runtime.ts';
 
-export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export type BackendRequest = 'auto' | 'tensorflow' | 'onnx' | 'wasm' | 'cpu';
+export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'tensorflow', 'onnx', 'wasm', 'cpu'];
+type TfjsBackend = 'tensorflow' | 'wasm' | 'cpu';
 
 export interface SelectedBackend {
-  /** tfjs backend name now active: 'tensorflow', 'wasm' or 'cpu'. */
+  /**
+   * The engine, as recorded in manifests, artifact keys and runs: 'tensorflow', 'wasm', 'cpu',
+   * or ONNX Runtime with its execution provider, 'onnx-cpu' or 'onnx-cuda'.
+   */
   name: string;
+  /** The TensorFlow.js backend now active: it holds the tensors, and runs what ONNX Runtime does not. */
+  tfjs: TfjsBackend;
+  /** Set for the onnx engine. */
+  onnx?: OnnxRuntime;
   /** One line for the user: which backend and why this one. */
   reason: string;
 }
@@ -22,8 +30,7 @@ tf.env().set('PROD', true);
 async function loadNative(): Promise<string> {
   // tfjs-node(-gpu) register the 'tensorflow' backend on import; they exist only where their
   // install could download libtensorflow, so both are optional dependencies.
-  const hasCuda = existsSync('/dev/nvidia0') || existsSync('/proc/driver/nvidia/version');
-  const candidates = hasCuda ? ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] : ['@tensorflow/tfjs-node'];
+  const candidates = hasCudaDevice() ? ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] : ['@tensorflow/tfjs-node'];
   const failures: string[] = [];
   for (const pkg of candidates) {
     try {
@@ -84,42 +91,79 @@ function firstLine(error: unknown): string {
 }
 
 /**
- * Activates the requested TensorFlow.js backend. `auto` takes the fastest that loads:
- * native TensorFlow (GPU build first where a CUDA device exists), then wasm, then cpu.
+ * ONNX Runtime for the heavy kernels over wasm tensors (cpu where wasm cannot load): the
+ * TensorFlow.js side keeps the models, weights and everything ONNX Runtime does not run.
+ */
+async function loadOnnx(): Promise<{ onnx: OnnxRuntime; tfjs: TfjsBackend }> {
+  const onnx = await loadOnnxRuntime();
+  try {
+    await loadWasm();
+    return { onnx, tfjs: 'wasm' };
+  } catch {
+    await tf.setBackend('cpu');
+    return { onnx, tfjs: 'cpu' };
+  }
+}
+
+function onnxBackend({ onnx, tfjs }: { onnx: OnnxRuntime; tfjs: TfjsBackend }, why: string): SelectedBackend {
+  return {
+    name: `onnx-${onnx.executionProvider}`,
+    tfjs,
+    onnx,
+    reason: `ONNX Runtime ${onnx.version} on ${onnx.executionProvider} (${onnx.providerReason}), TensorFlow.js tensors on ${tfjs}, ${why}`,
+  };
+}
+
+/**
+ * Activates the requested backend. `auto` takes the fastest that loads: native TensorFlow (GPU
+ * build first where a CUDA device exists), then ONNX Runtime, then wasm, then cpu.
  */
 export async function selectBackend(requested: BackendRequest): Promise<SelectedBackend> {
   if (requested === 'tensorflow') {
     try {
       const pkg = await loadNative();
-      return { name: 'tensorflow', reason: `native TensorFlow via ${pkg} (requested)` };
+      return { name: 'tensorflow', tfjs: 'tensorflow', reason: `native TensorFlow via ${pkg} (requested)` };
     } catch (error) {
-      throw new Error(`backend 'tensorflow' cannot load (${firstLine(error)}); try --backend wasm or --backend cpu`);
+      throw new Error(`backend 'tensorflow' cannot load (${firstLine(error)}); try --backend onnx or --backend wasm`);
+    }
+  }
+  if (requested === 'onnx') {
+    try {
+      return onnxBackend(await loadOnnx(), 'requested');
+    } catch (error) {
+      throw new Error(`backend 'onnx' cannot load (${firstLine(error)}); try --backend wasm`);
     }
   }
   if (requested === 'wasm') {
     try {
       await loadWasm();
-      return { name: 'wasm', reason: 'WebAssembly (requested)' };
+      return { name: 'wasm', tfjs: 'wasm', reason: 'WebAssembly (requested)' };
     } catch (error) {
       throw new Error(`backend 'wasm' cannot load (${firstLine(error)}); try --backend cpu`);
     }
   }
   if (requested === 'cpu') {
     await tf.setBackend('cpu');
-    return { name: 'cpu', reason: 'pure JavaScript (requested)' };
+    return { name: 'cpu', tfjs: 'cpu', reason: 'pure JavaScript (requested)' };
   }
   let nativeFailure: string;
   try {
     const pkg = await loadNative();
-    return { name: 'tensorflow', reason: `native TensorFlow via ${pkg}, the fastest available` };
+    return { name: 'tensorflow', tfjs: 'tensorflow', reason: `native TensorFlow via ${pkg}, the fastest available` };
   } catch (error) {
     nativeFailure = firstLine(error);
   }
+  let onnxFailure: string;
+  try {
+    return onnxBackend(await loadOnnx(), `since native TensorFlow is unavailable: ${nativeFailure}`);
+  } catch (error) {
+    onnxFailure = firstLine(error);
+  }
   try {
     await loadWasm();
-    return { name: 'wasm', reason: `WebAssembly, since native TensorFlow is unavailable: ${nativeFailure}` };
+    return { name: 'wasm', tfjs: 'wasm', reason: `WebAssembly, since native TensorFlow (${nativeFailure}) and ONNX Runtime (${onnxFailure}) are unavailable` };
   } catch (error) {
     await tf.setBackend('cpu');
-    return { name: 'cpu', reason: `pure JavaScript: neither native TensorFlow nor wasm loaded (${firstLine(error)})` };
+    return { name: 'cpu', tfjs: 'cpu', reason: `pure JavaScript: neither native TensorFlow, ONNX Runtime nor wasm loaded (${firstLine(error)})` };
   }
 }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '@flowers/core';
 import { planInference, type InferencePlan } from './fused_inference.ts';
-import { BASES, buildBase, type BaseName, type MobileNetV2Alpha } from './models/index.ts';
+import type { FeatureRows } from './engines/engine.ts';
+import { BASES, buildBase, scalePixels, type BaseName, type MobileNetV2Alpha } from './models/index.ts';
 
 export const FEATURE_POOLS = ['avg', 'none'] as const;
 /** 'avg': global average pooling of the base's output map; 'none': the flattened map. */
@@ -83,11 +84,11 @@ export function prepareExtractor(featureModel: FeatureModel): FeatureExtractor {
 }
 
 /**
- * The per-batch job of a features worker: `rows` images (HWC RGB uint8, one after another) to
- * one buffer holding every row's features (pooled as the spec says), followed, with a cut, by
- * every row's cut activations. Runs `batchSize` images at a time; every tensor is freed.
+ * Runs the extractor on TensorFlow.js over `rows` images (HWC RGB uint8, one after another),
+ * `batchSize` at a time: every row's features (pooled as the spec says) and, with a cut, every
+ * row's cut activations. Every tensor is freed.
  */
-export function computeFeatures(extractor: FeatureExtractor, pixels: Uint8Array, rows: number, batchSize: number): Float32Array {
+export function computeFeatures(extractor: FeatureExtractor, pixels: Uint8Array, rows: number, batchSize: number): FeatureRows {
   const { spec, plan, featureShape, cutShape } = extractor;
   const pixelBytes = spec.inputSize * spec.inputSize * 3;
   if (pixels.length !== rows * pixelBytes) {
@@ -95,16 +96,16 @@ export function computeFeatures(extractor: FeatureExtractor, pixels: Uint8Array,
   }
   const featureSize = shapeSize(featureShape);
   const cutSize = cutShape === undefined ? 0 : shapeSize(cutShape);
-  const out = new Float32Array(rows * (featureSize + cutSize));
-  const preprocess = BASES[spec.base].preprocess;
+  const out: FeatureRows = { features: new Float32Array(rows * featureSize), ...(cutShape === undefined ? {} : { cut: new Float32Array(rows * cutSize) }) };
+  const { pixelScaling } = BASES[spec.base];
   for (let start = 0; start < rows; start += batchSize) {
     const n = Math.min(batchSize, rows - start);
     tf.tidy(() => {
       const images = tf.tensor4d(pixels.subarray(start * pixelBytes, (start + n) * pixelBytes), [n, spec.inputSize, spec.inputSize, 3], 'float32');
-      const [map, cut] = plan.run(preprocess(images));
+      const [map, cut] = plan.run(scalePixels(images, pixelScaling));
       const features = spec.pool === 'avg' ? tf.mean(map!, [1, 2]) : map!;
-      out.set(features.dataSync(), start * featureSize);
-      if (cut !== undefined) out.set(cut.dataSync(), rows * featureSize + start * cutSize);
+      out.features.set(features.dataSync(), start * featureSize);
+      if (cut !== undefined) out.cut!.set(cut.dataSync(), start * cutSize);
     });
   }
   return out;

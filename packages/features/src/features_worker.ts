@@ -1,27 +1,15 @@
 /**
- * Piscina worker: one record batch of pixels -> its features. Each worker builds its own model
- * once, on the backend the parent chose, from the weights the parent encoded (no file reads).
+ * Piscina worker: one record batch of pixels -> its features. Each worker loads the base once,
+ * on the engine the parent chose, from what the parent prepared (encoded weights or an exported
+ * graph file; see prepareEngine).
  */
 import { workerData } from 'node:worker_threads';
-import { move } from 'piscina';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { errorMessage } from '@flowers/core';
-import { selectBackend, type BackendRequest } from '@flowers/core/tf';
-import {
-  buildFeatureModel,
-  computeFeatures,
-  prepareExtractor,
-  setEncodedWeights,
-  type EncodedWeights,
-  type FeatureExtractor,
-  type FeatureModelSpec,
-} from './feature_model.ts';
+import { loadBaseRunner, type BaseRunner, type EngineData } from './engines/index.ts';
 
 export interface FeaturesWorkerData {
-  spec: FeatureModelSpec;
-  /** The backend the parent selected (a concrete name, so every worker runs the same one). */
-  backend: BackendRequest;
-  batchSize: number;
-  weights: EncodedWeights;
+  engine: EngineData;
 }
 
 export interface FeaturesTask {
@@ -30,23 +18,18 @@ export interface FeaturesTask {
   rows: number;
 }
 
-const data = workerData as FeaturesWorkerData;
-let ready: Promise<FeatureExtractor> | undefined;
+const { engine } = workerData as FeaturesWorkerData;
+let ready: Promise<BaseRunner> | undefined;
 
-async function loadModel(): Promise<FeatureExtractor> {
-  await selectBackend(data.backend);
-  const featureModel = buildFeatureModel(data.spec);
-  setEncodedWeights(featureModel.base, data.weights);
-  return prepareExtractor(featureModel);
-}
-
-/** Answers the features buffer (see computeFeatures), transferred to the parent. */
-export default async function extractFeatures(task: FeaturesTask): Promise<ReturnType<typeof move>> {
+/** Answers the batch's FeatureRows, their buffers transferred to the parent. */
+export default async function extractFeatures(task: FeaturesTask): Promise<unknown> {
   try {
-    const extractor = await (ready ??= loadModel());
-    return move(computeFeatures(extractor, task.pixels, task.rows, data.batchSize));
+    const runner = await (ready ??= loadBaseRunner(engine));
+    const rows = await runner.run(task.pixels, task.rows);
+    const buffers = new Set([rows.features.buffer, ...(rows.cut === undefined ? [] : [rows.cut.buffer])]);
+    return move({ [transferableSymbol]: [...buffers], [valueSymbol]: rows } as never);
   } catch (error) {
     // Errors cross the thread boundary as plain Errors; keep them to the one line the CLI prints.
-    throw new Error(`features worker (${data.backend}, ${data.spec.base}): ${errorMessage(error).split('\n')[0]}`);
+    throw new Error(`features worker (${engine.engine}, ${engine.spec.base}): ${errorMessage(error).split('\n')[0]}`);
   }
 }

@@ -1,5 +1,3 @@
-import { packageCodeVersion } from '@flowers/core';
-
 export {
   BASE_NAMES,
   BASES,
@@ -27,6 +25,7 @@ export {
   type FeatureModel,
   type FeatureModelSpec,
 } from './feature_model.ts';
+export { loadBaseRunner, onnxSessionLayout, prepareEngine, tfjsRunner, type BaseRunner, type EngineData, type FeatureRows } from './engines/index.ts';
+export { exportFeatureGraph } from './onnx/export.ts';
 export { produceFeatures, FEATURE_FILES, CUT_DIR, type FeaturesStageParams, type FeaturesStageOptions } from './stage.ts';
-
-export const featuresCodeVersion = (): Promise<string> => packageCodeVersion(import.meta.url);
+export { featuresCodeVersion } from './code_version.ts';

@@ -25,8 +25,9 @@ import {
   type RecordBatch,
   type StageResult,
 } from '@flowers/core';
-import { selectBackend, type BackendRequest } from '@flowers/core/tf';
-import { buildFeatureModel, encodeModelWeights, FEATURE_POOLS, shapeSize, type FeatureModelSpec, type FeaturePool } from './feature_model.ts';
+import type { SelectedBackend } from '@flowers/core/tf';
+import { onnxSessionLayout, prepareEngine, type FeatureRows } from './engines/index.ts';
+import { buildFeatureModel, FEATURE_POOLS, shapeSize, type FeatureModelSpec, type FeaturePool } from './feature_model.ts';
 import type { FeaturesTask, FeaturesWorkerData } from './features_worker.ts';
 import { BASE_NAMES, BASES, splitAtLayer, type BaseName } from './models/index.ts';
 import { applyLayerWeights } from './weights/apply.ts';
@@ -45,8 +46,14 @@ export interface FeaturesStageParams {
 }
 
 export interface FeaturesStageOptions {
+  /** Worker threads for the TensorFlow.js engines (ONNX Runtime lays out its own: see onnxSessionLayout). */
   workers: number;
-  backend: BackendRequest;
+  /** ONNX Runtime threads in all (default: one per core). */
+  threads?: number;
+  /** ONNX Runtime sessions, overriding the base's layout (see onnxSessionLayout). */
+  onnxSessions?: number;
+  /** The engine, selected (and announced) by the caller in this thread. */
+  backend: SelectedBackend;
   log: Logger;
   /** Where downloaded weights are kept (default: see defaultCacheDir). */
   cacheDir?: string;
@@ -160,12 +167,16 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
     if (size < minInputSize) {
       throw new UserError(`${params.base} needs images of at least ${minInputSize} px, but the pixel files in ${augmentDir} are ${size} px (re-run augment with a larger --size)`);
     }
-    // The caller chose (and announced) the backend; this activates the same one here.
-    const backend = await selectBackend(options.backend);
+    const { backend } = options;
     let workers = Math.max(1, options.workers);
+    let threads: number | undefined;
     if (backend.name === 'tensorflow' && workers > 1) {
       log.info('features: 1 worker, since native TensorFlow uses every core by itself');
       workers = 1;
+    }
+    if (backend.onnx !== undefined) {
+      ({ sessions: workers, threadsPerSession: threads } = onnxSessionLayout(params.base, options.threads, options.onnxSessions));
+      log.info(`features: ${workers} ONNX Runtime session(s) of ${threads} thread(s)`);
     }
 
     const started = performance.now();
@@ -175,11 +186,17 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
     // Apply the weights here once, so a wrong file fails before any worker starts.
     const spec: FeatureModelSpec = { base: params.base, alpha: params.alpha, inputSize: size, pool: params.pool, ...(params.cut === undefined ? {} : { cut: params.cut }) };
     const featureModel = buildFeatureModel(spec);
-    let encoded;
+    let engine;
     try {
       applyLayerWeights(featureModel.base, weights.layers, weights.source);
       if (params.cut !== undefined) splitAtLayer(featureModel.base, params.cut); // the trainer will split there: check it can
-      encoded = await encodeModelWeights(featureModel.base);
+      engine = await prepareEngine(featureModel, backend, {
+        batchSize: params.batchSize,
+        ...(threads === undefined ? {} : { threads }),
+        weightsSha256: weights.sha256,
+        cacheDir: options.cacheDir,
+        log,
+      });
     } finally {
       featureModel.base.dispose();
     }
@@ -211,7 +228,7 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
     }
     const allSinks = [...Object.values(sinks), ...Object.values(cutSinks ?? {})];
 
-    const workerData: FeaturesWorkerData = { spec, backend: backend.name as BackendRequest, batchSize: params.batchSize, weights: encoded };
+    const workerData: FeaturesWorkerData = { engine };
     const pool = createPool(new URL('./features_worker.ts', import.meta.url), workers, { workerData });
     const items = inputs.flatMap((input) => Array.from({ length: input.reader.numBatches }, (_, index) => ({ input, index })));
     const progress = startProgress(`features: ${params.base} on ${backend.name}`, items.length, 'batches');
@@ -232,16 +249,15 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
           const batch = await readBatch(input, index);
           const pixels = pixelBytesOf(batch);
           const task: FeaturesTask = { pixels, rows: batch.numRows };
-          const features = (await pool.run(task, { transferList: [pixels.buffer as ArrayBuffer] })) as Float32Array;
-          return { batch, features };
+          const output = (await pool.run(task, { transferList: [pixels.buffer as ArrayBuffer] })) as FeatureRows;
+          return { batch, output };
         },
-        ({ batch, features }, index) => {
+        ({ batch, output }, index) => {
           const { split } = items[index]!.input;
           const columns = ROW_COLUMNS.map((name) => batch.getChild(name)!.data[0]!);
-          const featureFloats = batch.numRows * shapeSize(featureShape);
-          sinks[split].write(makeRecordBatch(schema, [...columns, fixedSizeListColumn(features.subarray(0, featureFloats), shapeSize(featureShape))]));
+          sinks[split].write(makeRecordBatch(schema, [...columns, fixedSizeListColumn(output.features, shapeSize(featureShape))]));
           if (cutSinks !== undefined) {
-            cutSinks[split].write(makeRecordBatch(cutSinks[split].schema, [...columns, fixedSizeListColumn(features.subarray(featureFloats), shapeSize(cutShape!))]));
+            cutSinks[split].write(makeRecordBatch(cutSinks[split].schema, [...columns, fixedSizeListColumn(output.cut!, shapeSize(cutShape!))]));
           }
           rows += batch.numRows;
           progress.tick();
@@ -256,14 +272,15 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
       await pool.destroy();
     }
     const computeSeconds = (performance.now() - computeStarted) / 1000;
-    log.info(`features: ${rows} images in ${computeSeconds.toFixed(1)} s (${(rows / computeSeconds).toFixed(1)} img/s, ${workers} worker(s))`);
+    log.info(`features: ${rows} images in ${computeSeconds.toFixed(1)} s (${(rows / computeSeconds).toFixed(1)} img/s, ${workers} ${engine.engine === 'onnx' ? 'session' : 'worker'}(s))`);
     return {
       rows: Object.fromEntries(SPLITS.map((s) => [s, sinks[s].rows])),
       timings: { weights_s: round3(weightsSeconds), features_s: round3(computeSeconds), images_per_s: Math.round((rows / computeSeconds) * 10) / 10 },
-      versions: { tfjs: tf.version.tfjs },
+      versions: { tfjs: tf.version.tfjs, ...(backend.onnx === undefined ? {} : { onnxruntime: backend.onnx.version }) },
       backend: backend.name,
       extra: {
         workers,
+        ...(engine.engine === 'onnx' ? { onnx_threads_per_session: engine.threads, onnx_graph: path.basename(engine.graphFile) } : {}),
         weights_source: weights.source,
         weights_sha256: weights.sha256,
         ...(weights.fileSha256 === undefined ? {} : { weights_file_sha256: weights.fileSha256 }),

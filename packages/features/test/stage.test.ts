@@ -21,7 +21,7 @@ import {
   utf8Column,
   type Table,
 } from '@flowers/core';
-import { fileIOHandler, selectBackend } from '@flowers/core/tf';
+import { fileIOHandler, selectBackend, type SelectedBackend } from '@flowers/core/tf';
 import {
   BASES,
   applyLayerWeights,
@@ -93,7 +93,7 @@ const PARAMS: FeaturesStageParams = { base: 'mobilenet_v2', alpha: 0.35, pool: '
 
 async function run(augmentDir: string, params: Partial<FeaturesStageParams>, workers: number): Promise<string> {
   const out = tempDir();
-  await produceFeatures(out, augmentDir, { ...PARAMS, ...params }, { workers, backend: 'cpu', log: memoryLogger() });
+  await produceFeatures(out, augmentDir, { ...PARAMS, ...params }, { workers, backend: cpu, log: memoryLogger() });
   return out;
 }
 
@@ -119,9 +119,10 @@ let pixelsDir: string;
 let oneWorker: string;
 let twoWorkers: string;
 let unpooled: string;
+let cpu: SelectedBackend;
 
 beforeAll(async () => {
-  await selectBackend('cpu');
+  cpu = await selectBackend('cpu');
   pixelsDir = tempDir();
   await writePixelFiles(pixelsDir);
   oneWorker = await run(pixelsDir, {}, 1);
@@ -243,7 +244,7 @@ describe('bad input', () => {
     await tf.model({ inputs: input, outputs: conv }).save(fileIOHandler(weightsDir));
     const out = tempDir();
     const weights = path.join(weightsDir, 'model.json');
-    await expect(produceFeatures(out, pixelsDir, { ...PARAMS, weights }, { workers: 2, backend: 'cpu', log: memoryLogger() })).rejects.toThrow(
+    await expect(produceFeatures(out, pixelsDir, { ...PARAMS, weights }, { workers: 2, backend: cpu, log: memoryLogger() })).rejects.toThrow(
       new RegExp(`${weights}, layer 'Conv1': shapes \\[\\[3,3,3,8\\]\\] do not fit the model's \\[\\[3,3,3,16\\]\\]`),
     );
     expect(readdirSync(out, { recursive: true })).toEqual([]);
@@ -252,7 +253,7 @@ describe('bad input', () => {
   it('names a missing weights path', async () => {
     const missing = path.join(tempDir(), 'nowhere', 'model.json');
     const out = tempDir();
-    await expect(produceFeatures(out, pixelsDir, { ...PARAMS, weights: missing }, { workers: 1, backend: 'cpu', log: memoryLogger() })).rejects.toThrow(
+    await expect(produceFeatures(out, pixelsDir, { ...PARAMS, weights: missing }, { workers: 1, backend: cpu, log: memoryLogger() })).rejects.toThrow(
       `cannot read TF.js model file: ${missing}`,
     );
     expect(readdirSync(out)).toEqual([]);
@@ -260,21 +261,21 @@ describe('bad input', () => {
 
   it('refuses images smaller than the base accepts, before loading any weights', async () => {
     const log = memoryLogger();
-    await expect(produceFeatures(tempDir(), pixelsDir, { ...PARAMS, base: 'inception_v3', weights: 'nsfwjs-inception', cut: undefined }, { workers: 1, backend: 'cpu', log })).rejects.toThrow(
+    await expect(produceFeatures(tempDir(), pixelsDir, { ...PARAMS, base: 'inception_v3', weights: 'nsfwjs-inception', cut: undefined }, { workers: 1, backend: cpu, log })).rejects.toThrow(
       `inception_v3 needs images of at least 75 px, but the pixel files in ${pixelsDir} are 40 px`,
     );
     expect(log.lines).toEqual([]);
   });
 
   it('names an unknown cut layer', async () => {
-    await expect(produceFeatures(tempDir(), pixelsDir, { ...PARAMS, cut: 'mixed8' }, { workers: 1, backend: 'cpu', log: memoryLogger() })).rejects.toThrow(
+    await expect(produceFeatures(tempDir(), pixelsDir, { ...PARAMS, cut: 'mixed8' }, { workers: 1, backend: cpu, log: memoryLogger() })).rejects.toThrow(
       "--cut: mobilenet_v2 has no layer 'mixed8'",
     );
   });
 
   it('names a missing pixel file', async () => {
     const empty = tempDir();
-    await expect(produceFeatures(tempDir(), empty, PARAMS, { workers: 1, backend: 'cpu', log: memoryLogger() })).rejects.toThrow(
+    await expect(produceFeatures(tempDir(), empty, PARAMS, { workers: 1, backend: cpu, log: memoryLogger() })).rejects.toThrow(
       `no pixel file ${path.join(empty, 'train.arrow')}`,
     );
   });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '@flowers/core';
-import { scaleToSymmetricUnit } from './preprocess.ts';
+import { scalePixels, SYMMETRIC_UNIT, type PixelScaling } from './preprocess.ts';
 
 /** Keras refuses InceptionV3 inputs below 75 px: the stride-2 stages would shrink them to nothing. */
 export const INCEPTION_V3_MIN_SIZE = 75;
@@ -126,4 +126,5 @@ export function buildInceptionV3({ inputSize }: { inputSize: number }): tf.Layer
 }
 
 /** Keras `preprocess_input` for InceptionV3. */
-export const preprocessInceptionV3 = scaleToSymmetricUnit;
+export const INCEPTION_V3_PIXEL_SCALING: PixelScaling = SYMMETRIC_UNIT;
+export const preprocessInceptionV3 = (pixels: tf.Tensor): tf.Tensor => scalePixels(pixels, INCEPTION_V3_PIXEL_SCALING);

@@ -1,9 +1,11 @@
 import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '@flowers/core';
-import { buildInceptionV3, INCEPTION_V3_MIN_SIZE, preprocessInceptionV3 } from './inception_v3.ts';
-import { buildMobileNetV2, MOBILENET_V2_MIN_SIZE, preprocessMobileNetV2, type MobileNetV2Alpha } from './mobilenet_v2.ts';
+import { buildInceptionV3, INCEPTION_V3_MIN_SIZE, INCEPTION_V3_PIXEL_SCALING } from './inception_v3.ts';
+import { buildMobileNetV2, MOBILENET_V2_MIN_SIZE, MOBILENET_V2_PIXEL_SCALING, type MobileNetV2Alpha } from './mobilenet_v2.ts';
+import type { PixelScaling } from './preprocess.ts';
 
 export { splitAtLayer } from './split.ts';
+export { scalePixels, type PixelScaling } from './preprocess.ts';
 export { buildInceptionV3, INCEPTION_V3_MIN_SIZE, preprocessInceptionV3 } from './inception_v3.ts';
 export { buildMobileNetV2, MOBILENET_V2_ALPHAS, MOBILENET_V2_MIN_SIZE, preprocessMobileNetV2, type MobileNetV2Alpha } from './mobilenet_v2.ts';
 
@@ -25,15 +27,15 @@ export interface BaseInfo {
    * clean block boundary (later layers read only its output), so splitAtLayer works on it.
    */
   fineTuneFrom: string;
-  /** Keras preprocess_input: pixels in [0, 255] to the range the weights expect. */
-  preprocess: (pixels: tf.Tensor) => tf.Tensor;
+  /** Keras preprocess_input: pixels in [0, 255] to the range the weights expect (see scalePixels). */
+  pixelScaling: PixelScaling;
 }
 
 export const BASES: Readonly<Record<BaseName, BaseInfo>> = {
   // The Keras fine-tuning example trains the top two inception blocks (mixed9, mixed10).
-  inception_v3: { minInputSize: INCEPTION_V3_MIN_SIZE, outputChannels: 2048, fineTuneFrom: 'mixed8', preprocess: preprocessInceptionV3 },
+  inception_v3: { minInputSize: INCEPTION_V3_MIN_SIZE, outputChannels: 2048, fineTuneFrom: 'mixed8', pixelScaling: INCEPTION_V3_PIXEL_SCALING },
   // block_13 halves the grid and has no residual, so block_14 onwards read only its output.
-  mobilenet_v2: { minInputSize: MOBILENET_V2_MIN_SIZE, outputChannels: 1280, fineTuneFrom: 'block_13_project_BN', preprocess: preprocessMobileNetV2 },
+  mobilenet_v2: { minInputSize: MOBILENET_V2_MIN_SIZE, outputChannels: 1280, fineTuneFrom: 'block_13_project_BN', pixelScaling: MOBILENET_V2_PIXEL_SCALING },
 };
 
 export function buildBase(name: BaseName, { inputSize, alpha }: BaseOptions): tf.LayersModel {

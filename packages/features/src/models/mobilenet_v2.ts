@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '@flowers/core';
-import { scaleToSymmetricUnit } from './preprocess.ts';
+import { scalePixels, SYMMETRIC_UNIT, type PixelScaling } from './preprocess.ts';
 
 export const MOBILENET_V2_MIN_SIZE = 32;
 export const MOBILENET_V2_ALPHAS = [0.35, 0.5, 0.75, 1.0] as const;
@@ -111,4 +111,5 @@ export function buildMobileNetV2({ alpha, inputSize }: { alpha: MobileNetV2Alpha
 }
 
 /** Keras `preprocess_input` for MobileNetV2. */
-export const preprocessMobileNetV2 = scaleToSymmetricUnit;
+export const MOBILENET_V2_PIXEL_SCALING: PixelScaling = SYMMETRIC_UNIT;
+export const preprocessMobileNetV2 = (pixels: tf.Tensor): tf.Tensor => scalePixels(pixels, MOBILENET_V2_PIXEL_SCALING);

@@ -7,7 +7,7 @@ import { EXPERIMENTS, EXPERIMENT_NAMES, HISTORY_FILE, MODEL_DIR, PIPELINE_MODEL_
 import type { PipelineContext } from './context.ts';
 import type { OptionValues } from './options.ts';
 import { augmentParamsFrom, ensureAugment } from './stage_augment.ts';
-import { ensureFeatures, featuresParamsFrom } from './stage_features.ts';
+import { activateBackend, ensureFeatures, featuresParamsFrom } from './stage_features.ts';
 import { ensureIngest } from './stage_ingest.ts';
 import { ensureTrain, featuresValuesFor, trainConfigFrom } from './stage_train.ts';
 
@@ -49,6 +49,7 @@ export async function runExperiment(context: PipelineContext, values: OptionValu
   augmentParamsFrom(values, context.options.seed);
   if (values.input !== 'pixels') await featuresParamsFrom(featuresValuesFor(values));
   trainConfigFrom(values, context.options.seed);
+  await activateBackend(context, values); // an engine that cannot load fails before any stage
   const { artifact: ingest } = await ensureIngest(context, values);
   const augment = await ensureAugment(context, values, ingest);
   const artifacts: Record<string, string> = { ingest: ingest.manifest.key, augment: augment.manifest.key };
@@ -80,6 +81,9 @@ export async function runExperiment(context: PipelineContext, values: OptionValu
         artifacts,
         params: values,
         ...(train.manifest.backend ? { backend: train.manifest.backend } : {}),
+        engines: Object.fromEntries(
+          Object.entries({ features, train }).flatMap(([stage, artifact]) => (artifact?.manifest.backend ? [[stage, artifact.manifest.backend]] : [])),
+        ),
         metrics: { accuracy: metrics.accuracy, macro_f1: metrics.macro_f1 },
         epochs: history.length,
         // The compute that produced this run, cached stages included.

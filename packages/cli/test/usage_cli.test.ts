@@ -38,7 +38,7 @@ describe('options are checked before any work', () => {
     const cwd = tmp();
     const result = runCli(['evaluate', '--model', 'm', '--data', 'd', '--backend', 'tensorflow'], cwd);
     expect(result.status).toBe(1);
-    expect(result.stderr.trim()).toMatch(/^error: backend 'tensorflow' cannot load \(.*\); try --backend wasm or --backend cpu$/);
+    expect(result.stderr.trim()).toMatch(/^error: backend 'tensorflow' cannot load \(.*\); try --backend onnx or --backend wasm$/);
   });
 });
 

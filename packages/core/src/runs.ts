@@ -14,7 +14,10 @@ export interface RunRecord {
   /** Stage -> artifact key this run used. */
   artifacts: Record<string, string>;
   params: Record<string, unknown>;
+  /** The training stage's engine. */
   backend?: string;
+  /** Stage -> the engine it computed on ('onnx-cpu', 'wasm', ...), for the stages that run models. */
+  engines?: Record<string, string>;
   metrics?: { accuracy: number; macro_f1: number };
   epochs?: number;
   wallSeconds?: number;

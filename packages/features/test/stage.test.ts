@@ -228,7 +228,8 @@ describe('the per-batch features job', () => {
     for (let i = 0; i < 5; i++) pixels.set(rowPixels('validation', i), i * PIXEL_BYTES);
     const extractor = prepareExtractor(featureModel);
     const first = computeFeatures(extractor, pixels, 5, 2);
-    expect(first).toHaveLength(5 * (1280 + 2 * 2 * 56));
+    expect(first.features).toHaveLength(5 * 1280);
+    expect(first.cut).toHaveLength(5 * 2 * 2 * 56);
     const before = tf.memory().numTensors;
     for (let i = 0; i < 6; i++) computeFeatures(extractor, pixels, 5, 2);
     expect(tf.memory().numTensors).toBe(before);
@@ -278,5 +279,29 @@ describe('bad input', () => {
     await expect(produceFeatures(tempDir(), empty, PARAMS, { workers: 1, backend: cpu, log: memoryLogger() })).rejects.toThrow(
       `no pixel file ${path.join(empty, 'train.arrow')}`,
     );
+  });
+});
+
+describe('on the onnx engine', () => {
+  it('writes the same rows with features and cut activations within 1e-4 of TensorFlow.js, and names the engine', async () => {
+    const out = tempDir();
+    const log = memoryLogger();
+    const result = await produceFeatures(out, pixelsDir, PARAMS, { workers: 2, threads: 2, backend: await selectBackend('onnx'), cacheDir: tempDir(), log });
+    expect(result.backend).toBe('onnx-cpu');
+    expect(result.versions).toMatchObject({ onnxruntime: '1.30.0' });
+    // MobileNetV2 runs as one single-threaded session per thread.
+    expect(result.extra).toMatchObject({ workers: 2, onnx_threads_per_session: 1 });
+    expect(log.lines).toContain('features: 2 ONNX Runtime session(s) of 1 thread(s)');
+    for (const split of Object.keys(BATCHES)) {
+      for (const dir of ['', 'cut']) {
+        const onnx = await readArrowTable(path.join(out, dir, `${split}.arrow`));
+        const cpu = await readArrowTable(path.join(oneWorker, dir, `${split}.arrow`));
+        expect(onnx.getChild('sha256')!.toArray()).toEqual(cpu.getChild('sha256')!.toArray());
+        expect(onnx.schema.metadata.get('backend')).toBe('onnx-cpu');
+        const [a, b] = [allFeatures(onnx), allFeatures(cpu)];
+        expect(maxAbsDiff(a, b) / b.reduce((m, v) => Math.max(m, Math.abs(v)), 0)).toBeLessThan(1e-4);
+      }
+    }
+    await selectBackend('cpu');
   });
 });

@@ -2,4 +2,3 @@
 // that only decode images never load TensorFlow.js.
 export { selectBackend, BACKEND_REQUESTS, type BackendRequest, type SelectedBackend } from './backend.ts';
 export { fileIOHandler } from './tf_file_io.ts';
-export { loadOnnxRuntime, sessionOptions, hasCudaDevice, ONNX_EXECUTION_PROVIDERS, type OnnxRuntime, type OnnxExecutionProvider, type OrtModule } from './onnx_runtime.ts';

@@ -1,5 +1,5 @@
 import type { EncodedWeights, FeatureModelSpec } from '../feature_model.ts';
-import type { OnnxExecutionProvider } from '@flowers/core/tf';
+import type { OnnxExecutionProvider } from '@flowers/core/onnx';
 
 /** One batch's output: every row's features, then (with a cut) every row's cut activations. */
 export interface FeatureRows {

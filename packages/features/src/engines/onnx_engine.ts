@@ -1,4 +1,4 @@
-import { loadOnnxRuntime, sessionOptions, type OrtModule } from '@flowers/core/tf';
+import { loadOnnxRuntime, sessionOptions, type OrtModule } from '@flowers/core/onnx';
 import { ONNX_CUT_OUTPUT, ONNX_FEATURES_OUTPUT, ONNX_PIXELS_INPUT } from '../onnx/export.ts';
 import type { BaseRunner, FeatureRows, OnnxEngineData } from './engine.ts';
 

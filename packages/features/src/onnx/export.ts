@@ -1,7 +1,7 @@
 import { planLayers } from '../inference_plan.ts';
 import { shapeSize, type FeatureModel } from '../feature_model.ts';
 import { BASES } from '../models/index.ts';
-import { OnnxGraph } from './graph.ts';
+import { OnnxGraph } from '@flowers/core/onnx';
 import { convertConvolution, LAYER_CONVERTERS, unsupported } from './layers/index.ts';
 
 /** Graph input: a batch of images, NHWC RGB bytes, exactly as the pixel files hold them. */

@@ -4,7 +4,7 @@ import { canonicalJson, formatBytes, sha256File, sha256Hex, writeFileAtomic, typ
 import type { FeatureModel } from '../feature_model.ts';
 import { defaultCacheDir } from '../weights/download.ts';
 import { exportFeatureGraph } from './export.ts';
-import { ONNX_OPSET } from './graph.ts';
+import { ONNX_OPSET } from '@flowers/core/onnx';
 
 /** Everything an exported graph depends on: change any of these and the graph is built anew. */
 export interface FeatureGraphKey {

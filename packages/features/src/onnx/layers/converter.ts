@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '@flowers/core';
-import type { OnnxGraph } from '../graph.ts';
+import type { OnnxGraph } from '@flowers/core/onnx';
 
 export type LayerConfig = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ConvStep } from '../../inference_plan.ts';
-import type { OnnxGraph } from '../graph.ts';
+import type { OnnxGraph } from '@flowers/core/onnx';
 import { writeActivation } from './activation.ts';
 import { explicitPads } from './padding.ts';
 

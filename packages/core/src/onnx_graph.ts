@@ -15,15 +15,16 @@ const ELEMENT_TYPES: Record<ElementType, number> = {
   int64: onnx.TensorProto.DataType.INT64,
 };
 
-/** Attribute values as ONNX stores them: ints, floats and lists of ints. */
-export type AttributeValue = number | number[] | { float: number };
+/** Attribute values as ONNX stores them: ints, floats, lists of ints and strings. */
+export type AttributeValue = number | number[] | { float: number } | { text: string };
 type Dim = number | string;
 
 function attribute(name: string, value: AttributeValue): proto.IAttributeProto {
   const { AttributeType } = onnx.AttributeProto;
   if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: value };
-  if (typeof value === 'object') return { name, type: AttributeType.FLOAT, f: value.float };
-  return { name, type: AttributeType.INT, i: value };
+  if (typeof value === 'number') return { name, type: AttributeType.INT, i: value };
+  if ('text' in value) return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value.text) };
+  return { name, type: AttributeType.FLOAT, f: value.float };
 }
 
 function valueInfo(name: string, type: ElementType, dims: Dim[]): proto.IValueInfoProto {
@@ -80,15 +81,25 @@ export class OnnxGraph {
 
   /** Adds one node with a single output; returns that output's name. */
   node(opType: string, inputs: string[], attributes: Record<string, AttributeValue>, hint: string, outputName?: string): string {
-    const output = outputName ?? this.unique(hint);
+    return this.nodeWithOutputs(opType, inputs, attributes, hint, 1, outputName)[0]!;
+  }
+
+  /** Adds one node with `outputs` outputs (MaxPool's values and indices, say); returns their names. */
+  nodeWithOutputs(opType: string, inputs: string[], attributes: Record<string, AttributeValue>, hint: string, outputs: number, outputName?: string): string[] {
+    const names = Array.from({ length: outputs }, (_, i) => (i === 0 && outputName !== undefined ? outputName : this.unique(hint)));
     this.nodes.push({
       opType,
       name: this.unique(`${hint}/${opType}`),
       input: inputs,
-      output: [output],
+      output: names,
       attribute: Object.entries(attributes).map(([key, value]) => attribute(key, value)),
     });
-    return output;
+    return names;
+  }
+
+  /** int64 constants (axes, shapes, pads). */
+  ints(hint: string, values: number[]): string {
+    return this.constant(hint, BigInt64Array.from(values.map(BigInt)), [values.length]);
   }
 
   encode(): Uint8Array {

@@ -40,6 +40,7 @@ interface FolderEntry {
 /** The folders above an entry, as real folders (device:inode) -> their path relative to the dataset folder. */
 type Ancestors = ReadonlyMap<string, string>;
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 const folderId = (info: Stats): string => `${info.dev}:${info.ino}`;
 
 /** Why a link cannot be followed, or undefined when stat failed for another reason. */
@@ -55,12 +56,22 @@ async function brokenLinkReason(full: string, code: string | undefined): Promise
  * folder above go to `ignored` instead: a loop would otherwise be walked forever.
  */
 async function listFolder(root: string, relDir: string, ancestors: Ancestors, ignored: ScannedDataset['ignored']): Promise<FolderEntry[]> {
-  const entries = await readdir(path.join(root, relDir), { withFileTypes: true });
+  // As bytes: a name that is not UTF-8 would come back with U+FFFD in it, a path that does not exist.
+  const entries = await readdir(path.join(root, relDir), { encoding: 'buffer', withFileTypes: true });
   const listed: FolderEntry[] = [];
   for (const entry of entries) {
-    if (isHidden(entry.name)) continue; // .DS_Store, .amlignore, .git are not data
-    const rel = relDir ? `${relDir.split(path.sep).join('/')}/${entry.name}` : entry.name;
-    const full = path.join(root, relDir, entry.name);
+    const relOf = (name: string): string => (relDir ? `${relDir}/${name}` : name);
+    let name: string;
+    try {
+      name = utf8.decode(entry.name);
+    } catch {
+      const bytes = Array.from(entry.name, (b) => b.toString(16).padStart(2, '0')).join(' ');
+      ignored.push({ path: relOf(entry.name.toString()), reason: `name is not valid UTF-8 (bytes ${bytes}): rename it` });
+      continue;
+    }
+    if (isHidden(name)) continue; // .DS_Store, .amlignore, .git are not data
+    const rel = relOf(name);
+    const full = path.join(root, relDir, name);
     let info: Stats;
     try {
       info = await stat(full);
@@ -75,7 +86,7 @@ async function listFolder(root: string, relDir: string, ancestors: Ancestors, ig
       ignored.push({ path: rel, reason: `symlink loop: leads back to ${ancestor || 'the data folder'}` });
       continue;
     }
-    listed.push({ rel, name: entry.name, info });
+    listed.push({ rel, name, info });
   }
   return listed.sort((a, b) => byCodePoint(a.name, b.name));
 }

@@ -29,7 +29,8 @@ export default async function validateImage({ file, maxPixels }: ValidateTask): 
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (bytes.length === 0) return { ok: false, reason: 'empty file (0 bytes)', sha256 };
   try {
-    const image = sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels });
+    // sharp's default failOn ('warning'), as augment decodes: an image kept here is one the later stages accept.
+    const image = sharp(bytes, { limitInputPixels: maxPixels });
     const meta = await image.metadata();
     await image.raw().toBuffer();
     // EXIF orientations 5-8 rotate by 90 degrees: report the size people see.

@@ -57,6 +57,30 @@ describe('ingest with bad input', () => {
     expect(split.rows).toHaveLength(6 + 6 + 4);
   });
 
+  it('skips a JPEG with garbage in its entropy-coded data, which sharp by default (augment) rejects', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'ingest-garbled-'));
+    for (const label of ['a', 'b']) {
+      mkdirSync(path.join(root, label));
+      for (let i = 0; i < 3; i++) await solid(path.join(root, label, `${i}.jpg`), [i * 60, label === 'a' ? 40 : 220, 90]);
+    }
+    const width = 128;
+    const height = 96;
+    const texture = Buffer.from(Array.from({ length: width * height * 3 }, (_, i) => (i * 7 + (i >> 8) * 13) % 256));
+    const jpeg = await sharp(texture, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+    // Overwrite 64 bytes half-way through the scan data (after the SOS header), with no 0xFF so no marker appears.
+    const sos = jpeg.indexOf(Buffer.from([0xff, 0xda]));
+    const scanStart = sos + 2 + jpeg.readUInt16BE(sos + 2);
+    const middle = Math.floor((scanStart + jpeg.length - 2) / 2);
+    for (let i = 0; i < 64; i++) jpeg[middle + i] = (i * 97 + 31) % 255;
+    writeFileSync(path.join(root, 'a', 'garbled.jpg'), jpeg);
+    await expect(sharp(jpeg).raw().toBuffer()).rejects.toThrow(/Corrupt JPEG data/);
+
+    const out = mkdtempSync(path.join(os.tmpdir(), 'ingest-out-'));
+    const result = await produceIngest(out, await scanDataset(root), params(root), { workers: 1, log: memoryLogger() });
+    expect(result.report.skipped).toEqual([{ path: 'a/garbled.jpg', reason: expect.stringMatching(/^corrupt image: .*Corrupt JPEG data/) }]);
+    expect(result.report.images).toBe(6);
+  });
+
   it('rejects oversized images by pixel count', async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'ingest-big-'));
     for (const label of ['a', 'b']) {

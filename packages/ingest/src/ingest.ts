@@ -17,7 +17,7 @@ import {
   type Logger,
   type StageResult,
 } from '@flowers/core';
-import type { ScannedDataset, SplitName } from './scan.ts';
+import type { ScannedDataset, ScannedFile, SplitName } from './scan.ts';
 import { assignSplits, countSplits, dropDuplicates, formatSplitTable, type DuplicateGroup, type SplitRow, type ValidImage } from './split.ts';
 import type { ValidateResult, ValidateTask } from './validate_worker.ts';
 
@@ -28,9 +28,13 @@ export interface IngestParams {
   seed: number;
   /** Images with more pixels are skipped (decompression-bomb guard). */
   maxPixels: number;
+  /** Images that take longer to decode are skipped (default DEFAULT_DECODE_TIMEOUT_SECONDS). */
+  decodeTimeoutSeconds?: number;
 }
 
 export const DEFAULT_MAX_PIXELS = 8192 * 8192;
+// The largest photo the pixel limit lets through decodes in about a second.
+export const DEFAULT_DECODE_TIMEOUT_SECONDS = 30;
 export const SPLIT_FILE = 'split.arrow';
 export const CLASSES_FILE = 'classes.json';
 export const INGEST_REPORT_FILE = 'ingest-report.json';
@@ -67,11 +71,18 @@ export async function produceIngest(
   const valid: ValidImage[] = [];
   const skipped: IngestReport['skipped'] = [...dataset.ignored];
   const progress = startProgress('ingest: validating images', dataset.files.length, 'img');
+  // Redraws the line while one slow image holds up every tick, so a stall does not look like a hang.
+  const heartbeat = setInterval(() => progress.tick(0), 1000);
+  const task = (file: ScannedFile): ValidateTask => ({
+    file: path.join(dataset.root, file.path),
+    maxPixels: params.maxPixels,
+    decodeTimeoutSeconds: params.decodeTimeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_SECONDS,
+  });
   try {
     await mapOrdered(
       dataset.files,
       options.workers * 4,
-      (file) => pool.run({ file: path.join(dataset.root, file.path), maxPixels: params.maxPixels } satisfies ValidateTask) as Promise<ValidateResult>,
+      (file) => pool.run(task(file)) as Promise<ValidateResult>,
       (result, index) => {
         const file = dataset.files[index]!;
         progress.tick();
@@ -83,6 +94,7 @@ export async function produceIngest(
       },
     );
   } finally {
+    clearInterval(heartbeat);
     progress.done();
     await pool.destroy();
   }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
+import { ACCEPTED_FORMATS, isAcceptedImageFormat } from './formats.ts';
 
 // One libvips thread per decode: the pool size, not libvips, decides how many cores are used.
 sharp.concurrency(1);
@@ -9,6 +10,8 @@ sharp.cache(false);
 export interface ValidateTask {
   file: string;
   maxPixels: number;
+  /** A longer decode is skipped; sharp's own timeout, as libvips decodes on libuv threads that recycling a worker would not stop. */
+  decodeTimeoutSeconds: number;
 }
 
 export type ValidateResult =
@@ -19,7 +22,7 @@ export type ValidateResult =
  * Decodes a file completely (so truncated JPEGs are caught, not only their headers) and hashes
  * its bytes. Bad files are results, not exceptions: one bad photo never stops a run.
  */
-export default async function validateImage({ file, maxPixels }: ValidateTask): Promise<ValidateResult> {
+export default async function validateImage({ file, maxPixels, decodeTimeoutSeconds }: ValidateTask): Promise<ValidateResult> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -28,11 +31,12 @@ export default async function validateImage({ file, maxPixels }: ValidateTask): 
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (bytes.length === 0) return { ok: false, reason: 'empty file (0 bytes)', sha256 };
+  if (!isAcceptedImageFormat(bytes)) return { ok: false, reason: `not an image: the content is not ${ACCEPTED_FORMATS}`, sha256 };
   try {
     // sharp's default failOn ('warning'), as augment decodes: an image kept here is one the later stages accept.
     const image = sharp(bytes, { limitInputPixels: maxPixels });
     const meta = await image.metadata();
-    await image.raw().toBuffer();
+    await image.timeout({ seconds: decodeTimeoutSeconds }).raw().toBuffer();
     // EXIF orientations 5-8 rotate by 90 degrees: report the size people see.
     const rotated = (meta.orientation ?? 1) >= 5;
     const width = rotated ? meta.height! : meta.width!;
@@ -42,8 +46,8 @@ export default async function validateImage({ file, maxPixels }: ValidateTask): 
     const message = String(error instanceof Error ? error.message : error).split('\n')[0]!;
     const reason = /pixel limit/i.test(message)
       ? `too large: more than ${maxPixels} pixels`
-      : /unsupported image format/i.test(message)
-        ? 'not an image (unsupported format)'
+      : /^timeout/.test(message)
+        ? `too slow to decode: more than ${decodeTimeoutSeconds} s`
         : `corrupt image: ${message}`;
     return { ok: false, reason, sha256 };
   }

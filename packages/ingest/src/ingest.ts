@@ -14,6 +14,7 @@ import {
   startProgress,
   utf8Column,
   UserError,
+  type ArtifactManifest,
   type Logger,
   type StageResult,
 } from '@flowers/core';
@@ -70,6 +71,7 @@ export async function produceIngest(
   const pool = createPool(new URL('./validate_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2 });
   const valid: ValidImage[] = [];
   const skipped: IngestReport['skipped'] = [...dataset.ignored];
+  let unreadable = 0;
   const progress = startProgress('ingest: validating images', dataset.files.length, 'img');
   // Redraws the line while one slow image holds up every tick, so a stall does not look like a hang.
   const heartbeat = setInterval(() => progress.tick(0), 1000);
@@ -90,6 +92,7 @@ export async function produceIngest(
           valid.push({ path: file.path, label: file.label, sha256: result.sha256, width: result.width, height: result.height, channels: result.channels, ...(file.givenSplit ? { givenSplit: file.givenSplit } : {}) });
         } else {
           skipped.push({ path: file.path, reason: result.reason });
+          if (result.readError) unreadable++;
         }
       },
     );
@@ -122,10 +125,18 @@ export async function produceIngest(
   return {
     table: formatSplitTable(counts),
     report,
-    rows: { images: rows.length, skipped: skipped.length, duplicates: duplicates.reduce((n, d) => n + d.dropped.length, 0), ...Object.fromEntries((['train', 'validation', 'test'] as const).map((s) => [s, rows.filter((r) => r.split === s).length])) },
+    rows: { images: rows.length, skipped: skipped.length, unreadable, duplicates: duplicates.reduce((n, d) => n + d.dropped.length, 0), ...Object.fromEntries((['train', 'validation', 'test'] as const).map((s) => [s, rows.filter((r) => r.split === s).length])) },
     timings: { validate_s: Math.round(validateSeconds * 1000) / 1000, images_per_s: Math.round((dataset.files.length / validateSeconds) * 10) / 10 },
     extra: { dataDir: dataset.root, classes: dataset.classes, presplit: dataset.presplit },
   };
+}
+
+/**
+ * How many files an ingest artifact skipped because reading them failed. Such a skip is no verdict
+ * on the file (it may be readable now), so that ingest must not be reused.
+ */
+export function unreadableFileCount(manifest: ArtifactManifest): number {
+  return manifest.rows.unreadable ?? 0;
 }
 
 async function writeSplitFile(file: string, rows: readonly SplitRow[], classes: readonly string[], params: IngestParams): Promise<void> {

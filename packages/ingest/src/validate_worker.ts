@@ -16,7 +16,7 @@ export interface ValidateTask {
 
 export type ValidateResult =
   | { ok: true; sha256: string; width: number; height: number; channels: number }
-  | { ok: false; reason: string; sha256?: string };
+  | { ok: false; reason: string; sha256?: string; readError?: true };
 
 /**
  * Decodes a file completely (so truncated JPEGs are caught, not only their headers) and hashes
@@ -27,7 +27,8 @@ export default async function validateImage({ file, maxPixels, decodeTimeoutSeco
   try {
     bytes = await readFile(file);
   } catch (error) {
-    return { ok: false, reason: `unreadable: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
+    // Permissions, a flaky disk or network share, a file being replaced: says nothing about the image.
+    return { ok: false, reason: `unreadable: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, readError: true };
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (bytes.length === 0) return { ok: false, reason: 'empty file (0 bytes)', sha256 };

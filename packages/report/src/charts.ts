@@ -62,7 +62,7 @@ function classAxis(classes: readonly string[], plotWidth: number): { axis: { lab
   return longest <= plotWidth / classes.length - 4 ? { axis: { labelAngle: 0 }, extraHeight: 0 } : { axis: { labelAngle: -90 }, extraHeight: longest };
 }
 
-/** Grouped bars: images per class, one bar per split. */
+/** Grouped bars: images per class, one bar per split; wider and taller than asked when many classes need it. */
 export function classCountsSpec(splitCounts: RunReportData['splitCounts'], classes: string[], width = 560, height = 320): TopLevelSpec {
   // About 150 px go to the y axis and the legend; the chart widens so that bands stay readable.
   const plotWidth = Math.max(width - 150, classes.length * CLASS_BAND_PX);
@@ -140,7 +140,10 @@ export function learningCurveSpec(history: RunReportData['history'], metric: 'ac
   return { ...frame(metric === 'accuracy' ? 'Accuracy per epoch' : 'Loss per epoch', width, height), layer: layers } as TopLevelSpec;
 }
 
-/** Heatmap of a confusion matrix (rows true, columns predicted) annotated with counts, or row-normalised rates. */
+/**
+ * Heatmap of a confusion matrix (rows true, columns predicted) annotated with counts, or row-normalised
+ * rates; larger than asked when many classes need it.
+ */
 export function confusionMatrixSpec(cm: number[][], classes: string[], normalise: boolean, width = 420, height = 380): TopLevelSpec {
   const cells = cm.flatMap((row, t) => {
     const support = row.reduce((a, b) => a + b, 0);

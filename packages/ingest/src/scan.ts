@@ -21,7 +21,10 @@ export interface ScannedDataset {
   root: string;
   classes: string[];
   files: ScannedFile[];
-  /** Entries that are not data (not an image by extension, dangling or looping links); reported, never fatal. */
+  /**
+   * Entries that are not data (not an image by extension, not a regular file, dangling or looping
+   * links, names that are not UTF-8), by path; reported, never fatal.
+   */
   ignored: Array<{ path: string; reason: string }>;
   presplit: boolean;
 }
@@ -58,9 +61,9 @@ async function brokenLinkReason(full: string, code: string | undefined): Promise
 async function listFolder(root: string, relDir: string, ancestors: Ancestors, ignored: ScannedDataset['ignored']): Promise<FolderEntry[]> {
   // As bytes: a name that is not UTF-8 would come back with U+FFFD in it, a path that does not exist.
   const entries = await readdir(path.join(root, relDir), { encoding: 'buffer', withFileTypes: true });
+  const relOf = (name: string): string => (relDir ? `${relDir}/${name}` : name);
   const listed: FolderEntry[] = [];
   for (const entry of entries) {
-    const relOf = (name: string): string => (relDir ? `${relDir}/${name}` : name);
     let name: string;
     try {
       name = utf8.decode(entry.name);
@@ -119,7 +122,11 @@ async function scanClassFolder(
       count += await scanClassFolder(root, entry, label, givenSplit, inside, dataset);
       continue;
     }
-    if (!entry.info.isFile()) continue;
+    if (!entry.info.isFile()) {
+      // A FIFO or device named like a photo would block or never end when read.
+      dataset.ignored.push({ path: entry.rel, reason: 'not a regular file' });
+      continue;
+    }
     if (!IMAGE_EXTENSIONS.includes(path.extname(entry.name).toLowerCase() as (typeof IMAGE_EXTENSIONS)[number])) {
       dataset.ignored.push({ path: entry.rel, reason: `not an image file extension (${path.extname(entry.name) || 'none'})` });
       continue;
@@ -170,6 +177,7 @@ export async function scanDataset(root: string): Promise<ScannedDataset> {
     throw new UserError(`${root} needs at least 2 class sub-folders of images, found ${dataset.classes.length}${dataset.classes.length ? ` (${dataset.classes[0]})` : ''}`);
   }
   dataset.files.sort((a, b) => byCodePoint(a.path, b.path));
+  dataset.ignored.sort((a, b) => byCodePoint(a.path, b.path));
   return dataset;
 }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +26,8 @@ async function writeAwkwardDataset(): Promise<string> {
   writeFileSync(path.join(root, 'cats', 'notes.jpg'), 'this is a text file, not a photo\n');
   writeFileSync(path.join(root, 'cats', 'README.txt'), 'not data');
   writeFileSync(path.join(root, 'cats', '.DS_Store'), 'hidden');
+  // Reading a FIFO waits for a writer that never comes.
+  execFileSync('mkfifo', [path.join(root, 'cats', 'pipe.jpg')]);
   await sharp({ create: { width: 20, height: 20, channels: 4, background: { r: 0, g: 255, b: 0, alpha: 0.5 } } }).png().toFile(path.join(root, 'dogs', 'alpha.png'));
   await sharp({ create: { width: 20, height: 20, channels: 3, background: 'gray' } }).toColourspace('b-w').png().toFile(path.join(root, 'dogs', 'gray.png'));
   await sharp({ create: { width: 20, height: 20, channels: 3, background: 'teal' } }).toColourspace('cmyk').jpeg().toFile(path.join(root, 'dogs', 'cmyk.jpg'));
@@ -35,7 +38,7 @@ async function writeAwkwardDataset(): Promise<string> {
 const params = (dataDir: string): IngestParams => ({ dataDir, split: [0.6, 0.2, 0.2], seed: 0, maxPixels: 10_000_000 });
 
 describe('ingest with bad input', () => {
-  it('skips corrupt, empty and non-image files with reasons, and keeps alpha, grayscale, CMYK and unicode names', async () => {
+  it('skips corrupt, empty, non-image and non-regular files with reasons, and keeps alpha, grayscale, CMYK and unicode names', async () => {
     const root = await writeAwkwardDataset();
     const out = mkdtempSync(path.join(os.tmpdir(), 'ingest-out-'));
     const dataset = await scanDataset(root);
@@ -46,6 +49,7 @@ describe('ingest with bad input', () => {
     expect(reasons['cats/empty.jpg']).toMatch(/empty/);
     expect(reasons['cats/notes.jpg']).toMatch(/not an image/);
     expect(reasons['cats/README.txt']).toMatch(/extension/);
+    expect(reasons['cats/pipe.jpg']).toBe('not a regular file');
     expect(Object.keys(reasons).some((p) => p.includes('DS_Store'))).toBe(false);
     const split = await readSplitFile(path.join(out, SPLIT_FILE));
     const kept = new Map(split.rows.map((r) => [r.path, r]));

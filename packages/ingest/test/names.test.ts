@@ -27,9 +27,9 @@ describe('names that are not UTF-8', () => {
     expect(dataset.classes).toEqual(['a', 'b']);
     expect(dataset.files.map((f) => f.path)).toEqual(['a/ok.jpg', 'b/ok.jpg']);
     expect(dataset.ignored).toEqual([
-      { path: 'c\uFFFD', reason: 'name is not valid UTF-8 (bytes 63 e9): rename it' },
       { path: 'a/f\uFFFD.jpg', reason: 'name is not valid UTF-8 (bytes 66 ff 2e 6a 70 67): rename it' },
       { path: 'b/\uFFFD', reason: 'name is not valid UTF-8 (bytes 80): rename it' },
+      { path: 'c\uFFFD', reason: 'name is not valid UTF-8 (bytes 63 e9): rename it' },
     ]);
   });
 });

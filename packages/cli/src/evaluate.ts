@@ -18,6 +18,8 @@ export async function evaluateFolder(
   const classifier = await loadClassifier(modelDir, backend, log);
   try {
     const dataset = await scanDataset(dataDir);
+    const [firstIgnored] = dataset.ignored;
+    if (firstIgnored) log.warn(`skipped ${dataset.ignored.length} file(s) or folder(s) in ${dataDir}: ${firstIgnored.path}: ${firstIgnored.reason}`);
     const unknown = dataset.classes.filter((c) => !classifier.meta.classes.includes(c));
     if (unknown.length) {
       throw new UserError(`${dataDir} has classes the model does not know: ${unknown.join(', ')} (the model knows ${classifier.meta.classes.join(', ')})`);

@@ -72,9 +72,11 @@ export function augmentParamsFrom(values: OptionValues, seed: number): AugmentSt
 
 export async function ensureAugment(context: PipelineContext, values: OptionValues, ingest: Artifact): Promise<Artifact> {
   const params = augmentParamsFrom(values, context.options.seed);
+  // Keyed on the split's content too: an ingest redone under its key (files unreadable last time) may hold more images.
+  const split = ingest.manifest.outputs.find((o) => o.file === SPLIT_FILE)!.sha256;
   const artifact = await runStage(
     context.workspace,
-    { stage: 'augment', codeVersion: await augmentCodeVersion(), params, inputs: { ingest: ingest.manifest.key } },
+    { stage: 'augment', codeVersion: await augmentCodeVersion(), params, inputs: { ingest: ingest.manifest.key, split } },
     ({ dir }) => produceAugment(dir, path.join(ingest.dir, SPLIT_FILE), params, { workers: context.options.workers, log: context.log }),
     { log: context.log, force: context.options.force.has('augment') },
   );

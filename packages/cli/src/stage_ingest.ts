@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type Artifact, runStage, toInt } from '@flowers/core';
+import { type Artifact, type StageSpec, runStage, stageKey, toInt } from '@flowers/core';
 import {
   DEFAULT_MAX_PIXELS,
   datasetFingerprint,
@@ -8,6 +8,7 @@ import {
   parseSplitFractions,
   produceIngest,
   scanDataset,
+  unreadableFileCount,
   type IngestParams,
 } from '@flowers/ingest';
 import { callerCwd, isDirectory, resolvePath, type PipelineContext } from './context.ts';
@@ -45,16 +46,22 @@ export async function ensureIngest(context: PipelineContext, values: OptionValue
   const maxPixels = toInt(values.maxPixels, 'maxPixels', 1);
   const params: IngestParams = { dataDir: await resolveDataDir(context, values.data), split, seed: context.options.seed, maxPixels };
   const dataset = await scanDataset(params.dataDir);
+  const spec: StageSpec = { stage: 'ingest', codeVersion: await ingestCodeVersion(), params, inputs: { data: datasetFingerprint(dataset) } };
+  // The cache key only sees names, sizes and times: files that could not be read last time are read again.
+  const key = stageKey(spec);
+  const previous = await context.workspace.findArtifact(spec.stage, key);
+  const unreadable = previous ? unreadableFileCount(previous.manifest) : 0;
+  if (unreadable) context.log.info(`ingest ${key} could not read ${unreadable} file(s): reading them again`);
   let table = '';
   const artifact = await runStage(
     context.workspace,
-    { stage: 'ingest', codeVersion: await ingestCodeVersion(), params, inputs: { data: datasetFingerprint(dataset) } },
+    spec,
     async ({ dir }) => {
       const result = await produceIngest(dir, dataset, params, { workers: context.options.workers, log: context.log });
       table = result.table;
       return { ...result, extra: { ...result.extra, table } };
     },
-    { log: context.log, force: context.options.force.has('ingest') },
+    { log: context.log, force: context.options.force.has('ingest') || unreadable > 0 },
   );
   return { artifact, table: table || String(artifact.manifest.extra?.table ?? '') };
 }

@@ -12,9 +12,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the CLI as a user would (`pnpm pipeline ...` from `cwd`). */
-export function runCli(args: string[], cwd: string, env: Record<string, string> = {}): CliResult {
-  const result = spawnSync(process.execPath, ['--import', TSX, MAIN, ...args], {
+/**
+ * Runs the CLI as a user would (`pnpm pipeline ...` from `cwd`); `wrapper` is a command line that
+ * runs it (e.g. setpriv, to run it as another user).
+ */
+export function runCli(args: string[], cwd: string, env: Record<string, string> = {}, wrapper: string[] = []): CliResult {
+  const [command, ...rest] = [...wrapper, process.execPath, '--import', TSX, MAIN, ...args];
+  const result = spawnSync(command!, rest, {
     cwd,
     env: { ...process.env, INIT_CWD: cwd, ...env },
     encoding: 'utf8',

@@ -5,6 +5,7 @@ export { parseSplitFractions, formatSplitTable, type DuplicateGroup } from './sp
 export {
   produceIngest,
   readSplitFile,
+  unreadableFileCount,
   DEFAULT_MAX_PIXELS,
   SPLIT_FILE,
   CLASSES_FILE,

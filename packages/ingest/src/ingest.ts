@@ -14,10 +14,11 @@ import {
   startProgress,
   utf8Column,
   UserError,
+  type ArtifactManifest,
   type Logger,
   type StageResult,
 } from '@flowers/core';
-import type { ScannedDataset, SplitName } from './scan.ts';
+import type { ScannedDataset, ScannedFile, SplitName } from './scan.ts';
 import { assignSplits, countSplits, dropDuplicates, formatSplitTable, type DuplicateGroup, type SplitRow, type ValidImage } from './split.ts';
 import type { ValidateResult, ValidateTask } from './validate_worker.ts';
 
@@ -28,9 +29,13 @@ export interface IngestParams {
   seed: number;
   /** Images with more pixels are skipped (decompression-bomb guard). */
   maxPixels: number;
+  /** Images that take longer to decode are skipped (default DEFAULT_DECODE_TIMEOUT_SECONDS). */
+  decodeTimeoutSeconds?: number;
 }
 
 export const DEFAULT_MAX_PIXELS = 8192 * 8192;
+// The largest photo the pixel limit lets through decodes in about a second.
+export const DEFAULT_DECODE_TIMEOUT_SECONDS = 30;
 export const SPLIT_FILE = 'split.arrow';
 export const CLASSES_FILE = 'classes.json';
 export const INGEST_REPORT_FILE = 'ingest-report.json';
@@ -66,12 +71,20 @@ export async function produceIngest(
   const pool = createPool(new URL('./validate_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2 });
   const valid: ValidImage[] = [];
   const skipped: IngestReport['skipped'] = [...dataset.ignored];
+  let unreadable = 0;
   const progress = startProgress('ingest: validating images', dataset.files.length, 'img');
+  // Redraws the line while one slow image holds up every tick, so a stall does not look like a hang.
+  const heartbeat = setInterval(() => progress.tick(0), 1000);
+  const task = (file: ScannedFile): ValidateTask => ({
+    file: path.join(dataset.root, file.path),
+    maxPixels: params.maxPixels,
+    decodeTimeoutSeconds: params.decodeTimeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_SECONDS,
+  });
   try {
     await mapOrdered(
       dataset.files,
       options.workers * 4,
-      (file) => pool.run({ file: path.join(dataset.root, file.path), maxPixels: params.maxPixels } satisfies ValidateTask) as Promise<ValidateResult>,
+      (file) => pool.run(task(file)) as Promise<ValidateResult>,
       (result, index) => {
         const file = dataset.files[index]!;
         progress.tick();
@@ -79,10 +92,12 @@ export async function produceIngest(
           valid.push({ path: file.path, label: file.label, sha256: result.sha256, width: result.width, height: result.height, channels: result.channels, ...(file.givenSplit ? { givenSplit: file.givenSplit } : {}) });
         } else {
           skipped.push({ path: file.path, reason: result.reason });
+          if (result.readError) unreadable++;
         }
       },
     );
   } finally {
+    clearInterval(heartbeat);
     progress.done();
     await pool.destroy();
   }
@@ -110,10 +125,18 @@ export async function produceIngest(
   return {
     table: formatSplitTable(counts),
     report,
-    rows: { images: rows.length, skipped: skipped.length, duplicates: duplicates.reduce((n, d) => n + d.dropped.length, 0), ...Object.fromEntries((['train', 'validation', 'test'] as const).map((s) => [s, rows.filter((r) => r.split === s).length])) },
+    rows: { images: rows.length, skipped: skipped.length, unreadable, duplicates: duplicates.reduce((n, d) => n + d.dropped.length, 0), ...Object.fromEntries((['train', 'validation', 'test'] as const).map((s) => [s, rows.filter((r) => r.split === s).length])) },
     timings: { validate_s: Math.round(validateSeconds * 1000) / 1000, images_per_s: Math.round((dataset.files.length / validateSeconds) * 10) / 10 },
     extra: { dataDir: dataset.root, classes: dataset.classes, presplit: dataset.presplit },
   };
+}
+
+/**
+ * How many files an ingest artifact skipped because reading them failed. Such a skip is no verdict
+ * on the file (it may be readable now), so that ingest must not be reused.
+ */
+export function unreadableFileCount(manifest: ArtifactManifest): number {
+  return manifest.rows.unreadable ?? 0;
 }
 
 async function writeSplitFile(file: string, rows: readonly SplitRow[], classes: readonly string[], params: IngestParams): Promise<void> {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +26,8 @@ async function writeAwkwardDataset(): Promise<string> {
   writeFileSync(path.join(root, 'cats', 'notes.jpg'), 'this is a text file, not a photo\n');
   writeFileSync(path.join(root, 'cats', 'README.txt'), 'not data');
   writeFileSync(path.join(root, 'cats', '.DS_Store'), 'hidden');
+  // Reading a FIFO waits for a writer that never comes.
+  execFileSync('mkfifo', [path.join(root, 'cats', 'pipe.jpg')]);
   await sharp({ create: { width: 20, height: 20, channels: 4, background: { r: 0, g: 255, b: 0, alpha: 0.5 } } }).png().toFile(path.join(root, 'dogs', 'alpha.png'));
   await sharp({ create: { width: 20, height: 20, channels: 3, background: 'gray' } }).toColourspace('b-w').png().toFile(path.join(root, 'dogs', 'gray.png'));
   await sharp({ create: { width: 20, height: 20, channels: 3, background: 'teal' } }).toColourspace('cmyk').jpeg().toFile(path.join(root, 'dogs', 'cmyk.jpg'));
@@ -35,7 +38,7 @@ async function writeAwkwardDataset(): Promise<string> {
 const params = (dataDir: string): IngestParams => ({ dataDir, split: [0.6, 0.2, 0.2], seed: 0, maxPixels: 10_000_000 });
 
 describe('ingest with bad input', () => {
-  it('skips corrupt, empty and non-image files with reasons, and keeps alpha, grayscale, CMYK and unicode names', async () => {
+  it('skips corrupt, empty, non-image and non-regular files with reasons, and keeps alpha, grayscale, CMYK and unicode names', async () => {
     const root = await writeAwkwardDataset();
     const out = mkdtempSync(path.join(os.tmpdir(), 'ingest-out-'));
     const dataset = await scanDataset(root);
@@ -46,6 +49,7 @@ describe('ingest with bad input', () => {
     expect(reasons['cats/empty.jpg']).toMatch(/empty/);
     expect(reasons['cats/notes.jpg']).toMatch(/not an image/);
     expect(reasons['cats/README.txt']).toMatch(/extension/);
+    expect(reasons['cats/pipe.jpg']).toBe('not a regular file');
     expect(Object.keys(reasons).some((p) => p.includes('DS_Store'))).toBe(false);
     const split = await readSplitFile(path.join(out, SPLIT_FILE));
     const kept = new Map(split.rows.map((r) => [r.path, r]));
@@ -55,6 +59,30 @@ describe('ingest with bad input', () => {
     expect(kept.get('dogs/hund-ñ-犬.jpg')?.label).toBe('dogs');
     expect(kept.get('dogs/alpha.png')!.width).toBe(20);
     expect(split.rows).toHaveLength(6 + 6 + 4);
+  });
+
+  it('skips a JPEG with garbage in its entropy-coded data, which sharp by default (augment) rejects', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'ingest-garbled-'));
+    for (const label of ['a', 'b']) {
+      mkdirSync(path.join(root, label));
+      for (let i = 0; i < 3; i++) await solid(path.join(root, label, `${i}.jpg`), [i * 60, label === 'a' ? 40 : 220, 90]);
+    }
+    const width = 128;
+    const height = 96;
+    const texture = Buffer.from(Array.from({ length: width * height * 3 }, (_, i) => (i * 7 + (i >> 8) * 13) % 256));
+    const jpeg = await sharp(texture, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+    // Overwrite 64 bytes half-way through the scan data (after the SOS header), with no 0xFF so no marker appears.
+    const sos = jpeg.indexOf(Buffer.from([0xff, 0xda]));
+    const scanStart = sos + 2 + jpeg.readUInt16BE(sos + 2);
+    const middle = Math.floor((scanStart + jpeg.length - 2) / 2);
+    for (let i = 0; i < 64; i++) jpeg[middle + i] = (i * 97 + 31) % 255;
+    writeFileSync(path.join(root, 'a', 'garbled.jpg'), jpeg);
+    await expect(sharp(jpeg).raw().toBuffer()).rejects.toThrow(/Corrupt JPEG data/);
+
+    const out = mkdtempSync(path.join(os.tmpdir(), 'ingest-out-'));
+    const result = await produceIngest(out, await scanDataset(root), params(root), { workers: 1, log: memoryLogger() });
+    expect(result.report.skipped).toEqual([{ path: 'a/garbled.jpg', reason: expect.stringMatching(/^corrupt image: .*Corrupt JPEG data/) }]);
+    expect(result.report.images).toBe(6);
   });
 
   it('rejects oversized images by pixel count', async () => {

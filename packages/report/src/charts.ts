@@ -44,14 +44,35 @@ function frame(title: string, width: number, height: number) {
   } as const;
 }
 
-/** Grouped bars: images per class, one bar per split. */
+// DejaVu Sans at the axis label size (11 px) averages about 6 px a lowercase character.
+const LABEL_CHAR_PX = 6.5;
+// Room a chart with class bands needs per class: a vertical label is about 14 px wide.
+const CLASS_BAND_PX = 24;
+
+/** Estimated width of the longest class name as an axis label. */
+const longestLabelPx = (classes: readonly string[]): number => Math.max(0, ...classes.map((c) => c.length)) * LABEL_CHAR_PX;
+
+/**
+ * A class-name x axis: level while every name fits its band, else vertical (a name at 45 degrees
+ * still reaches over its neighbours once names are long). `extraHeight` is what vertical names
+ * add below the plot, for the chart to grow by rather than squash its plot.
+ */
+function classAxis(classes: readonly string[], plotWidth: number): { axis: { labelAngle: number }; extraHeight: number } {
+  const longest = longestLabelPx(classes);
+  return longest <= plotWidth / classes.length - 4 ? { axis: { labelAngle: 0 }, extraHeight: 0 } : { axis: { labelAngle: -90 }, extraHeight: longest };
+}
+
+/** Grouped bars: images per class, one bar per split; wider and taller than asked when many classes need it. */
 export function classCountsSpec(splitCounts: RunReportData['splitCounts'], classes: string[], width = 560, height = 320): TopLevelSpec {
+  // About 150 px go to the y axis and the legend; the chart widens so that bands stay readable.
+  const plotWidth = Math.max(width - 150, classes.length * CLASS_BAND_PX);
+  const { axis, extraHeight } = classAxis(classes, plotWidth);
   return {
-    ...frame('Images per class and split', width, height),
+    ...frame('Images per class and split', plotWidth + 150, height + extraHeight),
     data: { values: splitCounts },
     mark: { type: 'bar', tooltip: true },
     encoding: {
-      x: { field: 'label', type: 'nominal', sort: classes, title: 'class', axis: { labelAngle: 0 } },
+      x: { field: 'label', type: 'nominal', sort: classes, title: 'class', axis },
       xOffset: { field: 'split', type: 'nominal', sort: SPLIT_COLOURS.domain },
       y: { field: 'count', type: 'quantitative', title: 'images' },
       color: { field: 'split', type: 'nominal', scale: SPLIT_COLOURS, title: 'split' },
@@ -119,18 +140,27 @@ export function learningCurveSpec(history: RunReportData['history'], metric: 'ac
   return { ...frame(metric === 'accuracy' ? 'Accuracy per epoch' : 'Loss per epoch', width, height), layer: layers } as TopLevelSpec;
 }
 
-/** Heatmap of a confusion matrix (rows true, columns predicted) annotated with counts, or row-normalised rates. */
+/**
+ * Heatmap of a confusion matrix (rows true, columns predicted) annotated with counts, or row-normalised
+ * rates; larger than asked when many classes need it.
+ */
 export function confusionMatrixSpec(cm: number[][], classes: string[], normalise: boolean, width = 420, height = 380): TopLevelSpec {
   const cells = cm.flatMap((row, t) => {
     const support = row.reduce((a, b) => a + b, 0);
     return row.map((count, p) => ({ true: classes[t], predicted: classes[p], value: normalise ? (support > 0 ? count / support : 0) : count }));
   });
   const max = Math.max(1e-9, ...cells.map((c) => c.value));
+  // The y axis takes the longest name and its title; the cells get at least a band each way.
+  const yAxisWidth = longestLabelPx(classes) + 40;
+  const plotWidth = Math.max(width - yAxisWidth, classes.length * CLASS_BAND_PX);
+  const { axis, extraHeight } = classAxis(classes, plotWidth);
+  const title = normalise ? 'Confusion matrix (row-normalised)' : 'Confusion matrix (counts)';
   return {
-    ...frame(normalise ? 'Confusion matrix (row-normalised)' : 'Confusion matrix (counts)', width, height),
+    // 60 px: the title above, the axis title below.
+    ...frame(title, plotWidth + yAxisWidth, Math.max(height, classes.length * CLASS_BAND_PX + 60) + extraHeight),
     data: { values: cells },
     encoding: {
-      x: { field: 'predicted', type: 'nominal', sort: classes, title: 'predicted class', axis: { labelAngle: 0, orient: 'bottom' } },
+      x: { field: 'predicted', type: 'nominal', sort: classes, title: 'predicted class', axis: { ...axis, orient: 'bottom' } },
       y: { field: 'true', type: 'nominal', sort: classes, title: 'true class' },
     },
     layer: [

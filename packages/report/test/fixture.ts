@@ -1,4 +1,4 @@
-/** A synthetic run for the report tests: 5 classes, 20 test images written to disk, 14 of them classified correctly. */
+/** A synthetic run for the report tests: 5 classes (or the given ones), 20 test images written to disk, 14 of them classified correctly. */
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -12,18 +12,18 @@ export const AWKWARD_NAME = 'tulip <b>&"ü\'.jpg';
 
 const COLOURS: Array<[number, number, number]> = [[240, 240, 235], [235, 200, 40], [200, 40, 70], [250, 180, 20], [220, 90, 160]];
 
-export async function writeSyntheticRun(dir: string): Promise<RunReportData> {
-  const yTrue = Array.from({ length: TEST_N }, (_, i) => i % 5);
+export async function writeSyntheticRun(dir: string, classes: string[] = CLASSES): Promise<RunReportData> {
+  const yTrue = Array.from({ length: TEST_N }, (_, i) => i % classes.length);
   // Samples 0..5 are wrong (predicted the next class), the 14 others right; confidence varies per sample.
-  const yPred = yTrue.map((t, i) => (i < TEST_N - TEST_CORRECT ? (t + 1) % 5 : t));
+  const yPred = yTrue.map((t, i) => (i < TEST_N - TEST_CORRECT ? (t + 1) % classes.length : t));
   const probabilities = yPred.map((p, i) => {
     const top = 0.5 + 0.02 * i;
-    return CLASSES.map((_, c) => (c === p ? top : (1 - top) / 4));
+    return classes.map((_, c) => (c === p ? top : (1 - top) / (classes.length - 1)));
   });
   const paths = await Promise.all(yTrue.map(async (t, i) => {
     const name = i === 0 ? AWKWARD_NAME : `test-${i}.jpg`;
     const file = path.join(dir, name);
-    const [r, g, b] = COLOURS[t]!;
+    const [r, g, b] = COLOURS[t % COLOURS.length]!;
     await sharp({ create: { width: 120, height: 90, channels: 3, background: { r, g, b } } }).jpeg().toFile(file);
     return file;
   }));
@@ -37,8 +37,8 @@ export async function writeSyntheticRun(dir: string): Promise<RunReportData> {
     run: 'run-2024-01-01-abc123',
     experiment: 'small-cnn <aug> & friends',
     createdAt: '2024-01-01T12:00:00.000Z',
-    classes: CLASSES,
-    splitCounts: CLASSES.flatMap((label, c) => (['train', 'validation', 'test'] as const).map((split, s) => ({ split, label, count: [500, 120, 4][s]! + 10 * c }))),
+    classes,
+    splitCounts: classes.flatMap((label, c) => (['train', 'validation', 'test'] as const).map((split, s) => ({ split, label, count: [500, 120, 4][s]! + 10 * c }))),
     ingest: { skipped: [{ path: '/data/rose/broken <1>.jpg', reason: 'not a decodable image' }], duplicates: [{ kept: '/data/daisy/a.jpg', dropped: ['/data/daisy/a copy.jpg', '/data/tulip/a.jpg'] }] },
     augmentPreviewPng,
     history,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { memoryLogger } from '@flowers/core';
-import { fileIOHandler } from '@flowers/core/tf';
+import { fileIOHandler, selectBackend } from '@flowers/core/tf';
 import { ensureDemoDataset } from '@flowers/ingest';
 import { PIPELINE_MODEL_FILE } from '@flowers/train';
 import { evaluateFolder } from '../src/evaluate.ts';
@@ -28,7 +28,7 @@ describe('evaluate on a folder with a name that is not UTF-8', () => {
     writeFileSync(Buffer.concat([Buffer.from(`${data}/rose/`), Buffer.from([0x72, 0xf6, 0x73, 0x65, 0x2e, 0x70, 0x6e, 0x67])]), 'whatever');
 
     const log = memoryLogger();
-    const { metrics } = await evaluateFolder(modelDir, data, log);
+    const { metrics } = await evaluateFolder(modelDir, data, await selectBackend('cpu'), log);
     expect(metrics.n).toBe(15);
     expect(log.lines).toContain(`warning: skipped 1 file(s) or folder(s) in ${data}: rose/r\uFFFDse.png: name is not valid UTF-8 (bytes 72 f6 73 65 2e 70 6e 67): rename it`);
   });

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { type Artifact, openArrowFile, runStage, toInt, UserError } from '@flowers/core';
@@ -11,13 +12,14 @@ import {
   SCHEDULE_NAMES,
   minInputSize,
   produceTrain,
-  registerTrainingKernels,
+  trainingEngineName,
+  trainsOnOnnx,
   resolveTrainConfig,
   trainCodeVersion,
   type TrainConfig,
 } from '@flowers/train';
 import type { PipelineContext } from './context.ts';
-import { activateBackend, featuresParamsFrom } from './stage_features.ts';
+import { activateBackend, featuresParamsFrom, threadsFrom } from './stage_features.ts';
 import { type OptionValues } from './options.ts';
 
 export function addTrainOptions(command: Command): Command {
@@ -90,10 +92,9 @@ async function featureMetadata(file: string): Promise<Record<string, string>> {
 export async function ensureTrain(context: PipelineContext, values: OptionValues, inputs: TrainInputs, signal: AbortSignal): Promise<Artifact> {
   const config = trainConfigFrom(values, context.options.seed);
   const backend = await activateBackend(context, values);
-  // Training runs on the TensorFlow.js backend under the engine (under onnx: wasm) until ONNX
-  // Runtime training kernels exist, so that is the backend its key and record name.
-  const trainingBackend = backend.tfjs;
-  if (trainingBackend === 'wasm') registerTrainingKernels();
+  const trainingBackend = trainingEngineName(config, backend);
+  // ONNX Runtime's reductions may split work by thread count, so the count is part of the key.
+  const threads = threadsFrom(values) ?? availableParallelism();
   const upstream = config.input === 'pixels' ? inputs.augment : inputs.features;
   if (!upstream) throw new Error(`train: --input ${config.input} needs the features artifact`);
   const dir = config.input === 'cut' ? path.join(upstream.dir, CUT_DIR) : upstream.dir;
@@ -104,7 +105,7 @@ export async function ensureTrain(context: PipelineContext, values: OptionValues
     {
       stage: 'train',
       codeVersion: await trainCodeVersion(),
-      params: { ...config, backend: trainingBackend, ...(config.input === 'cut' ? { unfreeze: cutLayer(values) } : {}) },
+      params: { ...config, backend: trainingBackend, ...(trainsOnOnnx(config, backend) ? { threads } : {}), ...(config.input === 'cut' ? { unfreeze: cutLayer(values) } : {}) },
       inputs: { [config.input === 'pixels' ? 'augment' : 'features']: upstream.manifest.key },
     },
     async ({ dir: outDir, resuming }) => {
@@ -130,6 +131,8 @@ export async function ensureTrain(context: PipelineContext, values: OptionValues
         ...(baseTop ? { baseTop } : {}),
         resume: resuming,
         log: context.log,
+        backend,
+        threads,
         signal,
         modelMeta,
       });

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import { samePadding, type Pair } from '@flowers/core/onnx';
 
 /** Activations a fused convolution applies itself. */
 export type FusedActivation = 'relu' | 'relu6';
 export type Padding = 'valid' | 'same';
-export type Pair = [number, number];
 type Config = Record<string, unknown>;
 
 /**
@@ -101,12 +101,6 @@ function foldWeights(conv: tf.layers.Layer, batchNorm: tf.layers.Layer | undefin
     }
     return { filter: filter.clone() as tf.Tensor4D, bias: bias.clone() as tf.Tensor1D };
   });
-}
-
-/** TensorFlow's 'same' padding (before, after) of one spatial dimension. */
-export function samePadding(size: number, kernel: number, stride: number, dilation: number): Pair {
-  const total = Math.max((Math.ceil(size / stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0);
-  return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
 /**

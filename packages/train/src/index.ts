@@ -29,6 +29,8 @@ export {
   type ProduceTrainResult,
 } from './stage.ts';
 export { registerTrainingKernels } from './kernels/index.ts';
+export { createTrainingEngine, createTfjsEngine, trainingEngineName, trainsOnOnnx, type TrainingEngine, type StepResult } from './engines/index.ts';
+export { buildTrainingGraphs, type TrainingGraphs } from './onnx/step_graph.ts';
 
 import { packageCodeVersion } from '@flowers/core';
 export const trainCodeVersion = (): Promise<string> => packageCodeVersion(import.meta.url);

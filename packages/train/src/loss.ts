@@ -34,3 +34,8 @@ export function balancedClassWeights(counts: ArrayLike<number>): Float32Array {
   for (let c = 0; c < counts.length; c++) total += counts[c]!;
   return Float32Array.from({ length: counts.length }, (_, c) => (counts[c]! > 0 ? total / (counts.length * counts[c]!) : 0));
 }
+
+/** Number of rows whose highest probability is on the true class. */
+export function countCorrect(probabilities: tf.Tensor2D, yTrue: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, 1), tf.argMax(yTrue, 1)), 'float32')));
+}

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ArrowBatchSource } from './data/arrow_batches.ts';
-import { activationBytesPerRow, applyInMicroBatches, microBatchRanges } from './micro_batches.ts';
+import type { TrainingEngine } from './engines/index.ts';
 
 export interface Predictions {
   /** Row-major [rows, classes]. */
@@ -9,20 +9,18 @@ export interface Predictions {
   sha256: string[];
 }
 
-/** Class probabilities for every row of an eval source, batch by batch (inference mode). */
-export async function predictProbabilities(model: tf.LayersModel, source: ArrowBatchSource): Promise<Predictions> {
+/** Class probabilities for every row of an eval source, batch by batch (inference mode), on the engine's weights. */
+export async function predictProbabilities(engine: Pick<TrainingEngine, 'predict'>, source: ArrowBatchSource): Promise<Predictions> {
   const classes = source.classes.length;
   const probabilities = new Float32Array(source.numRows * classes);
   const labels = new Int32Array(source.numRows);
   const sha256: string[] = [];
-  const bytesPerRow = activationBytesPerRow(model);
   let row = 0;
   for await (const batch of source.batches()) {
-    const output = applyInMicroBatches(model, batch.x, microBatchRanges(batch.n, bytesPerRow));
-    probabilities.set(await output.data<'float32'>(), row * classes);
+    probabilities.set(await engine.predict(batch.x, batch.n), row * classes);
     labels.set(batch.labels, row);
     sha256.push(...(batch.sha256 ?? []));
-    tf.dispose([output, batch.x, batch.y]);
+    tf.dispose([batch.x, batch.y]);
     row += batch.n;
   }
   return { probabilities, labels, sha256 };

@@ -18,14 +18,14 @@ import {
   writeFileAtomic,
   type Logger,
 } from '@flowers/core';
-import { fileIOHandler } from '@flowers/core/tf';
+import { fileIOHandler, type SelectedBackend } from '@flowers/core/tf';
 import type { EpochRecord } from './checkpoint.ts';
 import { ArrowBatchSource } from './data/arrow_batches.ts';
 import { trainClassifier } from './loop.ts';
-import { activationBytesPerRow, microBatchRanges } from './micro_batches.ts';
 import { buildClassifier } from './models/index.ts';
 import { accuracyOf, predictProbabilities, type Predictions } from './predict.ts';
 import type { TrainConfig } from './presets.ts';
+import { createTfjsEngine, createTrainingEngine } from './engines/index.ts';
 
 export interface ProduceTrainOptions {
   outDir: string;
@@ -38,6 +38,10 @@ export interface ProduceTrainOptions {
   resume: boolean;
   log: Logger;
   signal?: AbortSignal;
+  /** The selected engine (default: TensorFlow.js on the active backend); see trainingEngineName. */
+  backend?: SelectedBackend;
+  /** ONNX Runtime threads (default: one per core). */
+  threads?: number;
   /** Written into pipeline-model.json (base, weights, cut...), merged with what training knows. */
   modelMeta: Record<string, unknown>;
 }
@@ -112,62 +116,68 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
     sources.push(test);
     checkCompatible(config, train, [validation, test]);
     const model = buildClassifier(config, { inputShape: train.rowShape, numClasses: train.classes.length, ...(options.baseTop ? { baseTop: options.baseTop } : {}) });
-    const microBatches = microBatchRanges(config.batchSize, activationBytesPerRow(model));
-    log.info(
-      `training ${config.head} on ${train.numRows} rows (${train.stepsPerEpoch} steps/epoch), validating on ${validation.numRows}, ` +
-        `${config.optimizer} lr ${config.lr} ${config.schedule}, ${config.epochs} epochs, backend ${tf.getBackend()}` +
-        (microBatches.length > 1 ? `; each batch of ${config.batchSize} runs as ${microBatches.length} micro-batches to fit in memory` : ''),
-    );
-    const trainStarted = performance.now();
-    const result = await trainClassifier({
-      model,
-      train,
-      validation,
-      config,
-      checkpointDir: path.join(outDir, CHECKPOINT_DIR),
-      resume: options.resume,
-      log,
-      historyFile: path.join(outDir, HISTORY_FILE),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    const trainSeconds = (performance.now() - trainStarted) / 1000;
+    const engine = options.backend
+      ? await createTrainingEngine(model, config, { backend: options.backend, ...(options.threads === undefined ? {} : { threads: options.threads }), labelCounts: train.labelCounts, log })
+      : createTfjsEngine(model, config, { labelCounts: train.labelCounts });
+    try {
+      log.info(
+        `training ${config.head} on ${train.numRows} rows (${train.stepsPerEpoch} steps/epoch), validating on ${validation.numRows}, ` +
+          `${config.optimizer} lr ${config.lr} ${config.schedule}, ${config.epochs} epochs, ${engine.summary}`,
+      );
+      const trainStarted = performance.now();
+      const result = await trainClassifier({
+        model,
+        train,
+        validation,
+        config,
+        engine,
+        checkpointDir: path.join(outDir, CHECKPOINT_DIR),
+        resume: options.resume,
+        log,
+        historyFile: path.join(outDir, HISTORY_FILE),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      const trainSeconds = (performance.now() - trainStarted) / 1000;
 
-    const predictStarted = performance.now();
-    const predictions = await predictProbabilities(model, test);
-    const testAccuracy = accuracyOf(predictions);
-    await writePredictions(path.join(outDir, PREDICTIONS_FILE), train.classes, predictions);
-    const predictSeconds = (performance.now() - predictStarted) / 1000;
+      const predictStarted = performance.now();
+      const predictions = await predictProbabilities(engine, test);
+      const testAccuracy = accuracyOf(predictions);
+      await writePredictions(path.join(outDir, PREDICTIONS_FILE), train.classes, predictions);
+      const predictSeconds = (performance.now() - predictStarted) / 1000;
 
-    await model.save(fileIOHandler(path.join(outDir, MODEL_DIR)));
-    // Pixel files carry 'size', feature files the base's 'input_size'.
-    const sizeMeta = train.metadata.get('size') ?? train.metadata.get('input_size');
-    await writeFileAtomic(
-      path.join(outDir, PIPELINE_MODEL_FILE),
-      JSON.stringify(
-        {
-          ...options.modelMeta,
-          classes: train.classes,
-          inputSize: sizeMeta === undefined ? null : Number(sizeMeta),
-          input: config.input,
-          rescale: config.rescale,
-          feature_shape: train.inputKind === 'features' ? train.rowShape : null,
-        },
-        null,
-        2,
-      ),
-    );
-    await writeFileAtomic(path.join(outDir, HISTORY_FILE), JSON.stringify(result.history, null, 2));
-    await rm(path.join(outDir, CHECKPOINT_DIR), { recursive: true, force: true });
-    model.dispose();
-    log.info(`test accuracy ${(testAccuracy * 100).toFixed(2)}% on ${predictions.labels.length} images (best epoch ${result.bestEpoch})`);
-    return {
-      history: result.history,
-      bestEpoch: result.bestEpoch,
-      stoppedEarly: result.stoppedEarly,
-      testAccuracy,
-      rows: { train: train.numRows, validation: validation.numRows, test: test.numRows },
-      timings: { train_s: trainSeconds, predict_s: predictSeconds },
-    };
+      await model.save(fileIOHandler(path.join(outDir, MODEL_DIR)));
+      // Pixel files carry 'size', feature files the base's 'input_size'.
+      const sizeMeta = train.metadata.get('size') ?? train.metadata.get('input_size');
+      await writeFileAtomic(
+        path.join(outDir, PIPELINE_MODEL_FILE),
+        JSON.stringify(
+          {
+            ...options.modelMeta,
+            classes: train.classes,
+            inputSize: sizeMeta === undefined ? null : Number(sizeMeta),
+            input: config.input,
+            rescale: config.rescale,
+            feature_shape: train.inputKind === 'features' ? train.rowShape : null,
+          },
+          null,
+          2,
+        ),
+      );
+      await writeFileAtomic(path.join(outDir, HISTORY_FILE), JSON.stringify(result.history, null, 2));
+      await rm(path.join(outDir, CHECKPOINT_DIR), { recursive: true, force: true });
+      log.info(`test accuracy ${(testAccuracy * 100).toFixed(2)}% on ${predictions.labels.length} images (best epoch ${result.bestEpoch})`);
+      return {
+        history: result.history,
+        bestEpoch: result.bestEpoch,
+        stoppedEarly: result.stoppedEarly,
+        testAccuracy,
+        rows: { train: train.numRows, validation: validation.numRows, test: test.numRows },
+        timings: { train_s: trainSeconds, predict_s: predictSeconds },
+      };
+    } finally {
+      engine.dispose();
+      model.dispose();
+    }
   } finally {
     for (const source of sources) await source.close();
   }

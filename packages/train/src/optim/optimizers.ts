@@ -33,14 +33,14 @@ export interface OptimizerOptions {
   weightDecay: number;
 }
 
-const RMSPROP_RHO = 0.9;
-const ADAM_BETA1 = 0.9;
-const ADAM_BETA2 = 0.999;
-const SGD_MOMENTUM = 0.9;
+export const RMSPROP_RHO = 0.9;
+export const ADAM_BETA1 = 0.9;
+export const ADAM_BETA2 = 0.999;
+export const SGD_MOMENTUM = 0.9;
 /** Keras' epsilon for RMSprop and Adam. */
-const EPSILON = 1e-7;
+export const EPSILON = 1e-7;
 
-interface StepInfo {
+export interface StepInfo {
   lr: number;
   /** 1 on the first step. */
   t: number;
@@ -48,13 +48,19 @@ interface StepInfo {
 }
 type UpdateRule = (variable: tf.Variable, gradient: tf.Tensor, slots: tf.Variable[], step: StepInfo) => void;
 
+/** Slots per variable of each optimizer (the state a checkpoint holds beside the weights). */
+export const SLOT_COUNTS: Readonly<Record<OptimizerName, number>> = { rmsprop: 1, adam: 2, adamw: 2, sgd: 1 };
+
+/** Adam's step size with its bias corrections, for step t (1 on the first). */
+export const adamStepSize = (lr: number, t: number): number => (lr * Math.sqrt(1 - ADAM_BETA2 ** t)) / (1 - ADAM_BETA1 ** t);
+
 /** The slots each variable needs and the update rule, as Keras defines them. */
 function ruleFor(optimizer: OptimizerName, weightDecay: number): { slotCount: number; update: UpdateRule } {
   switch (optimizer) {
     // ms = rho ms + (1 - rho) g^2;  w -= lr g / (sqrt(ms) + eps)
     case 'rmsprop':
       return {
-        slotCount: 1,
+        slotCount: SLOT_COUNTS.rmsprop,
         update: (w, g, [ms], { lr }) => {
           const meanSquare = tf.add(tf.mul(ms!, RMSPROP_RHO), tf.mul(tf.square(g), 1 - RMSPROP_RHO));
           ms!.assign(meanSquare);
@@ -62,13 +68,13 @@ function ruleFor(optimizer: OptimizerName, weightDecay: number): { slotCount: nu
         },
       };
     case 'adam':
-      return { slotCount: 2, update: (w, g, slots, step) => adamUpdate(w, g, slots, step, 0) };
+      return { slotCount: SLOT_COUNTS.adam, update: (w, g, slots, step) => adamUpdate(w, g, slots, step, 0) };
     case 'adamw':
-      return { slotCount: 2, update: (w, g, slots, step) => adamUpdate(w, g, slots, step, weightDecay) };
+      return { slotCount: SLOT_COUNTS.adamw, update: (w, g, slots, step) => adamUpdate(w, g, slots, step, weightDecay) };
     // v = momentum v - lr g;  w += v
     case 'sgd':
       return {
-        slotCount: 1,
+        slotCount: SLOT_COUNTS.sgd,
         update: (w, g, [velocity], { lr }) => {
           const next = tf.sub(tf.mul(velocity!, SGD_MOMENTUM), tf.mul(g, lr));
           velocity!.assign(next);
@@ -85,7 +91,7 @@ function adamUpdate(w: tf.Variable, g: tf.Tensor, [m, v]: tf.Variable[], { lr, t
   const second = tf.add(tf.mul(v!, ADAM_BETA2), tf.mul(tf.square(g), 1 - ADAM_BETA2));
   m!.assign(first);
   v!.assign(second);
-  const alpha = (lr * Math.sqrt(1 - ADAM_BETA2 ** t)) / (1 - ADAM_BETA1 ** t);
+  const alpha = adamStepSize(lr, t);
   const decayed = decay && weightDecay > 0 ? tf.sub(w, tf.mul(w, weightDecay * lr)) : w;
   w.assign(tf.sub(decayed, tf.div(tf.mul(first, alpha), tf.add(tf.sqrt(second), EPSILON))));
 }

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ConvStep } from '../../inference_plan.ts';
-import type { OnnxGraph } from '@flowers/core/onnx';
+import { explicitPads, type OnnxGraph } from '@flowers/core/onnx';
 import { writeActivation } from './activation.ts';
-import { explicitPads } from './padding.ts';
 
 /**
  * A fused convolution step (batch norm already folded into its weights) as one ONNX Conv plus

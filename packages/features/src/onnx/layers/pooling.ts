@@ -1,6 +1,5 @@
-import type { Pair } from '../../inference_plan.ts';
+import { explicitPads, type Pair } from '@flowers/core/onnx';
 import { unsupported, type LayerConverter } from './converter.ts';
-import { explicitPads } from './padding.ts';
 
 function poolConverter(opType: 'MaxPool' | 'AveragePool'): LayerConverter {
   return ({ graph, layer, config, inputs, inputShapes }) => {

@@ -1,4 +1,4 @@
-import type { Pair } from '../../inference_plan.ts';
+import type { Pair } from '@flowers/core/onnx';
 import { unsupported, type LayerConverter } from './converter.ts';
 
 /** A ZeroPadding2D that no convolution absorbed: ONNX Pad over the spatial axes of NCHW. */

@@ -1,0 +1,19 @@
+import { writeConv2D } from './conv2d.ts';
+import { writeDense } from './dense.ts';
+import { writeDropout } from './dropout.ts';
+import { writeFlatten } from './flatten.ts';
+import { writeGlobalAveragePooling2D } from './global_average_pooling2d.ts';
+import type { LayerWriter } from './layer.ts';
+import { writeMaxPooling2D } from './max_pooling2d.ts';
+
+export { UnsupportedForOnnx, unsupported, type LayerContext, type LayerWriter } from './layer.ts';
+
+/** The layers a training graph can hold, by Keras class name; any other keeps the model on TensorFlow.js. */
+export const LAYER_WRITERS: Readonly<Record<string, LayerWriter>> = {
+  Conv2D: writeConv2D,
+  MaxPooling2D: writeMaxPooling2D,
+  Flatten: writeFlatten,
+  GlobalAveragePooling2D: writeGlobalAveragePooling2D,
+  Dense: writeDense,
+  Dropout: writeDropout,
+};

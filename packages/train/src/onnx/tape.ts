@@ -1,0 +1,66 @@
+import type { OnnxGraph } from '@flowers/core/onnx';
+
+/** A tensor of the graph being built, with what its consumers need to know about it. */
+export interface Value {
+  name: string;
+  /** 'nchw' maps [C, H, W] (ONNX's convolutions), 'nhwc' maps [H, W, C] (TensorFlow.js'), 'flat' rows [F]. */
+  layout: 'nchw' | 'nhwc' | 'flat';
+  /** One row's shape (no batch dimension) in that layout. */
+  shape: number[];
+  /** Whether the loss's gradient flows back into it (not into the input, nor what only the input reaches). */
+  needsGradient: boolean;
+}
+
+/**
+ * Reverse-mode differentiation of a chain of ONNX nodes: every forward op records how to turn
+ * its output's gradient into its inputs' (and its weights') gradients, as more ONNX nodes. After
+ * the loss, `backpropagate` writes those nodes, last op first.
+ */
+export class GradientTape {
+  private readonly steps: Array<{ output: Value; backward: (dOutput: string) => void }> = [];
+  private readonly gradients = new Map<string, string>();
+
+  constructor(readonly graph: OnnxGraph) {}
+
+  /** `backward` gets the gradient of `output` and calls `setGradient` for each input that needs one. */
+  record(output: Value, backward: (dOutput: string) => void): void {
+    if (output.needsGradient) this.steps.push({ output, backward });
+  }
+
+  setGradient(value: Value, gradient: string): void {
+    if (!value.needsGradient) return;
+    if (this.gradients.has(value.name)) throw new Error(`training graph: ${value.name} gets two gradients; only chains of layers are supported`);
+    this.gradients.set(value.name, gradient);
+  }
+
+  backpropagate(): void {
+    for (const { output, backward } of this.steps.reverse()) {
+      const gradient = this.gradients.get(output.name);
+      if (gradient !== undefined) backward(gradient);
+    }
+  }
+}
+
+/** A layout change (a transpose) and its gradient, the inverse transpose. */
+export function toLayout(tape: GradientTape, value: Value, layout: 'nchw' | 'nhwc', hint: string): Value {
+  if (value.layout === layout) return value;
+  if (value.layout === 'flat') throw new Error(`training graph: ${hint} needs a spatial map, got flat rows`);
+  const [a, b, c] = value.shape as [number, number, number];
+  const toNchw = layout === 'nchw';
+  const perm = toNchw ? [0, 3, 1, 2] : [0, 2, 3, 1];
+  const inverse = toNchw ? [0, 2, 3, 1] : [0, 3, 1, 2];
+  const output: Value = { ...value, name: tape.graph.node('Transpose', [value.name], { perm }, hint), layout, shape: toNchw ? [c, a, b] : [b, c, a] };
+  tape.record(output, (dy) => tape.setGradient(value, tape.graph.node('Transpose', [dy], { perm: inverse }, `${hint}/grad`)));
+  return output;
+}
+
+/** ReLU and its gradient: dy where the input was positive, else 0. */
+export function relu(tape: GradientTape, z: Value, hint: string): Value {
+  const { graph } = tape;
+  const output: Value = { ...z, name: graph.node('Relu', [z.name], {}, hint) };
+  tape.record(output, (dy) => {
+    const positive = graph.node('Cast', [graph.node('Greater', [z.name, graph.scalar(`${hint}/zero`, 0)], {}, `${hint}/grad`)], { to: 1 }, `${hint}/grad`);
+    tape.setGradient(z, graph.node('Mul', [dy, positive], {}, `${hint}/grad`));
+  });
+  return output;
+}

@@ -1,8 +1,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { OnnxGraph } from '@flowers/core/onnx';
 import { crossEntropy } from './loss.ts';
-import { GradientTape, type Value } from './tape.ts';
-import { LAYER_WRITERS, UnsupportedForOnnx, unsupported } from './layers/index.ts';
+import { GradientTape, relu, type Value } from './tape.ts';
+import { LAYER_WRITERS, TAKES_PENDING_RELU, UnsupportedForOnnx, unsupported } from './layers/index.ts';
 
 const BATCH = 'batch';
 export const STEP_INPUTS = { rows: 'rows', targets: 'targets', rowScale: 'row_scale' } as const;
@@ -58,11 +58,12 @@ function writePass(model: tf.LayersModel, training: boolean): { graph: OnnxGraph
   const weightShapes = model.trainableWeights.map((w) => w.shape as number[]);
   weightShapes.forEach((shape, i) => graph.input(weightInput(i), 'float32', shape));
 
-  let value: Value & { softmax?: boolean } = { name: STEP_INPUTS.rows, layout: rowShape.length === 3 ? 'nhwc' : 'flat', shape: rowShape, needsGradient: false };
+  let value: Value = { name: STEP_INPUTS.rows, layout: rowShape.length === 3 ? 'nhwc' : 'flat', shape: rowShape, needsGradient: false };
   for (const layer of layers) {
-    if (value.softmax) throw unsupported(layer, 'comes after a softmax; the softmax must end the model');
+    if (value.pending === 'softmax') throw unsupported(layer, 'comes after a softmax; the softmax must end the model');
     const writer = LAYER_WRITERS[layer.getClassName()];
     if (writer === undefined) throw unsupported(layer, 'has no training-graph writer');
+    if (value.pending === 'relu' && !TAKES_PENDING_RELU.has(layer.getClassName())) value = relu(tape, value, `${layer.name}/input_relu`);
     if (layer.nonTrainableWeights.length > 0) throw unsupported(layer, 'has non-trainable weights');
     const indices = layer.trainableWeights.map((w) => weightIndex.get(w)!);
     value = writer(
@@ -82,7 +83,7 @@ function writePass(model: tf.LayersModel, training: boolean): { graph: OnnxGraph
       value,
     );
   }
-  if (!value.softmax) throw new UnsupportedForOnnx(`model ${model.name} does not end in a softmax Dense layer`);
+  if (value.pending !== 'softmax') throw new UnsupportedForOnnx(`model ${model.name} does not end in a softmax Dense layer`);
   const classes = value.shape[0]!;
   if (!training) {
     graph.output(graph.node('Softmax', [value.name], { axis: -1 }, 'probabilities'), STEP_OUTPUTS.probabilities, 'float32', [BATCH, classes]);

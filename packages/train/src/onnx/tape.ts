@@ -9,6 +9,11 @@ export interface Value {
   shape: number[];
   /** Whether the loss's gradient flows back into it (not into the input, nor what only the input reaches). */
   needsGradient: boolean;
+  /**
+   * An activation still to apply: 'relu' is left to the next layer (max pooling applies it after
+   * pooling, on a quarter of the values: max commutes with ReLU), 'softmax' to the loss.
+   */
+  pending?: 'relu' | 'softmax';
 }
 
 /**
@@ -54,13 +59,14 @@ export function toLayout(tape: GradientTape, value: Value, layout: 'nchw' | 'nhw
   return output;
 }
 
-/** ReLU and its gradient: dy where the input was positive, else 0. */
+/** ReLU and its gradient: dy where the input was positive, else 0 (Where: a bool-to-float Cast ran 8x slower). */
 export function relu(tape: GradientTape, z: Value, hint: string): Value {
   const { graph } = tape;
-  const output: Value = { ...z, name: graph.node('Relu', [z.name], {}, hint) };
+  const { pending: _applied, ...rest } = z;
+  const output: Value = { ...rest, name: graph.node('Relu', [z.name], {}, hint) };
   tape.record(output, (dy) => {
-    const positive = graph.node('Cast', [graph.node('Greater', [z.name, graph.scalar(`${hint}/zero`, 0)], {}, `${hint}/grad`)], { to: 1 }, `${hint}/grad`);
-    tape.setGradient(z, graph.node('Mul', [dy, positive], {}, `${hint}/grad`));
+    const zero = graph.scalar(`${hint}/zero`, 0);
+    tape.setGradient(z, graph.node('Where', [graph.node('Greater', [z.name, zero], {}, `${hint}/grad`), dy, zero], {}, `${hint}/grad`));
   });
   return output;
 }

@@ -3,14 +3,14 @@ import { activationOf, unsupported, type LayerWriter } from './layer.ts';
 
 /**
  * Dense on flat rows: x W + b, kernel [in, out] as in TensorFlow.js. With a softmax it returns the
- * logits marked `softmax`: the model's output, whose gradient the loss writes directly.
+ * logits with the softmax pending: the model's output, whose gradient the loss writes directly.
  */
 export const writeDense: LayerWriter = (context, input) => {
   const { tape, graph, layer, config, weights } = context;
   if (input.layout !== 'flat') throw unsupported(layer, 'reads a spatial map; only flat rows are handled');
   const units = config.units as number;
   const hasBias = config.useBias !== false;
-  const z: Value & { softmax?: boolean } = {
+  const z: Value = {
     name: graph.node('Gemm', [input.name, weights[0]!, ...(hasBias ? [weights[1]!] : [])], {}, layer.name),
     layout: 'flat',
     shape: [units],
@@ -23,6 +23,6 @@ export const writeDense: LayerWriter = (context, input) => {
     if (input.needsGradient) tape.setGradient(input, graph.node('Gemm', [dz, weights[0]!], { transB: 1 }, `${hint}/input`));
   });
   const activation = activationOf(context);
-  if (activation === 'softmax') return { ...z, softmax: true };
+  if (activation === 'softmax') return { ...z, pending: 'softmax' };
   return activation === 'relu' ? relu(tape, z, `${layer.name}/relu`) : z;
 };

@@ -17,3 +17,6 @@ export const LAYER_WRITERS: Readonly<Record<string, LayerWriter>> = {
   Dense: writeDense,
   Dropout: writeDropout,
 };
+
+/** Layers that apply a pending ReLU themselves (see Value.pending); before any other, it is applied first. */
+export const TAKES_PENDING_RELU: ReadonlySet<string> = new Set(['MaxPooling2D']);

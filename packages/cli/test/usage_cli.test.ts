@@ -1,5 +1,6 @@
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import os from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import os, { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './run_cli.ts';
@@ -60,5 +61,28 @@ describe('inspect', () => {
     const notArrow = runCli(['inspect', 'ws/demo-data/flowers/rose/rose_000.png'], cwd);
     expect(notArrow.status).toBe(1);
     expect(notArrow.stderr).toMatch(/^error: .*rose_000\.png is not an Arrow IPC file/);
+  });
+});
+
+describe('gc', () => {
+  it('clears stale locks (no owner for a while, or a dead owner) and keeps live ones', () => {
+    const cwd = tmp();
+    const plant = (dir: string, owner: string): void => {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, 'owner'), owner);
+      const longAgo = new Date(Date.now() - 60_000);
+      utimesSync(path.join(dir, 'owner'), longAgo, longAgo);
+      utimesSync(dir, longAgo, longAgo);
+    };
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim();
+    plant(path.join(cwd, 'ws', 'artifacts', 'ingest', 'aaaa.lock'), '');
+    plant(path.join(cwd, 'ws', 'runs', '.r.lock'), `${dead}@${hostname()}`);
+    plant(path.join(cwd, 'ws', 'artifacts', 'train', 'bbbb.lock'), `${process.pid}@${hostname()}`);
+    const gc = runCli(['gc', '--workdir', 'ws'], cwd);
+    expect(gc.status, gc.stderr).toBe(0);
+    expect(gc.stderr.trim().split('\n').sort()).toEqual(['removed ingest/aaaa.lock', 'removed runs/.r.lock']);
+    expect(existsSync(path.join(cwd, 'ws', 'artifacts', 'ingest', 'aaaa.lock'))).toBe(false);
+    expect(existsSync(path.join(cwd, 'ws', 'runs', '.r.lock'))).toBe(false);
+    expect(existsSync(path.join(cwd, 'ws', 'artifacts', 'train', 'bbbb.lock'))).toBe(true);
   });
 });

@@ -147,9 +147,7 @@ export async function runStage(
 ): Promise<Artifact> {
   const key = stageKey(spec);
   const { log } = options;
-  const lock = await acquireLock(path.join(workspace.artifactsDir, spec.stage, `${key}.lock`), (owner) =>
-    log.info(`waiting for ${spec.stage} ${key}: another pipeline process (${owner}) is producing it`),
-  );
+  const lock = await acquireLock(path.join(workspace.artifactsDir, spec.stage, `${key}.lock`), { log, what: `${spec.stage} ${key}` });
   try {
     if (!options.force) {
       const existing = await workspace.findArtifact(spec.stage, key);

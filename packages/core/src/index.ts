@@ -2,9 +2,9 @@ export { createRandom, seedFrom, shuffleInPlace, type Random } from './random.ts
 export { UserError, InterruptedError, errorMessage } from './errors.ts';
 export { sha256Hex, sha256File, canonicalJson, packageCodeVersion } from './hash.ts';
 export { writeFileAtomic, writeDirectoryAtomic, replaceDirectory, fsyncPath } from './atomic.ts';
-export { acquireLock, type Lock } from './lock.ts';
+export { acquireLock, clearStaleLock, type Lock, type LockWait } from './lock.ts';
 export { stderrLogger, memoryLogger, startProgress, type Logger, type Progress } from './log.ts';
-export { ensureFreeSpace, formatBytes } from './disk.ts';
+export { ensureFreeSpace, formatBytes, writeFailure } from './disk.ts';
 export {
   Workspace,
   runStage,

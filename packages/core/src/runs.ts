@@ -50,9 +50,7 @@ export async function commitRun(
   log: Logger,
 ): Promise<RunRecord> {
   validateRunName(name);
-  const lock = await acquireLock(path.join(workspace.runsDir, `.${name}.lock`), (owner) =>
-    log.info(`waiting for run '${name}': another pipeline process (${owner}) is writing it`),
-  );
+  const lock = await acquireLock(path.join(workspace.runsDir, `.${name}.lock`), { log, what: `run '${name}'` });
   const partial = path.join(workspace.runsDir, `.partial-${name}-${process.pid}`);
   try {
     await rm(partial, { recursive: true, force: true });

@@ -1,10 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acquireLock, commitRun, memoryLogger, readRun, runStage, stageKey, Workspace, type StageSpec } from '../src/index.ts';
+import { commitRun, memoryLogger, readRun, runStage, stageKey, Workspace, type StageSpec } from '../src/index.ts';
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'core-artifacts-'));
 const spec = (params: unknown): StageSpec => ({ stage: 'demo', codeVersion: 'v1', params, inputs: { data: 'abc' } });
@@ -74,33 +72,6 @@ describe('runStage', () => {
       return {};
     }, { log, resume: true });
     expect(seen).toBe('epoch 3');
-  });
-});
-
-describe('locks', () => {
-  it('take over a lock whose owner died', async () => {
-    const dir = path.join(tmp(), 'x.lock');
-    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
-    mkdirSync(dir);
-    writeFileSync(path.join(dir, 'owner'), `${dead.stdout.trim()}@${hostname()}`);
-    const lock = await acquireLock(dir);
-    expect(readFileSync(path.join(dir, 'owner'), 'utf8')).toBe(`${process.pid}@${hostname()}`);
-    await lock.release();
-    expect(existsSync(dir)).toBe(false);
-  });
-
-  it('make a second taker wait until the first releases', async () => {
-    const dir = path.join(tmp(), 'y.lock');
-    const first = await acquireLock(dir);
-    const order: string[] = [];
-    let waited = false;
-    const second = acquireLock(dir, () => (waited = true)).then((lock) => (order.push('second'), lock));
-    await new Promise((r) => setTimeout(r, 300));
-    order.push('first releases');
-    await first.release();
-    await (await second).release();
-    expect(waited).toBe(true);
-    expect(order).toEqual(['first releases', 'second']);
   });
 });
 

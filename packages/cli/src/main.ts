@@ -42,7 +42,7 @@ const STAGES = ['ingest', 'augment', 'features', 'train'];
 
 async function prepare(command: Command, preset: OptionValues, defaults: OptionValues) {
   const given = command.opts();
-  const config = given.config ? await readConfigFile(String(given.config)) : {};
+  const config = given.config ? await readConfigFile(String(given.config), command) : {};
   const values = layerOptions(command, config, preset, { ...DEFAULTS, force: false, ...defaults });
   const common: CommonOptions = {
     workdir: String(values.workdir),
@@ -102,7 +102,7 @@ function addExperimentOption(command: Command, withAll: boolean): Command {
 /** A train or all command: every stage the experiment needs; `all` also writes the report. */
 async function experimentAction(command: Command, report: boolean): Promise<void> {
   const given = command.opts();
-  const configExperiment = given.config ? (await readConfigFile(String(given.config))).experiment : undefined;
+  const configExperiment = given.config ? (await readConfigFile(String(given.config), command)).experiment : undefined;
   const experiment = String(given.experiment ?? configExperiment ?? 'best');
   const names = experiment === 'all' && report ? REFERENCE_EXPERIMENTS : [experiment];
   const outcomes = [];

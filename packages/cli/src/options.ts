@@ -19,3 +19,20 @@ export function layerOptions(command: Command, config: OptionValues, preset: Opt
   return merged;
 }
 
+
+/** Levenshtein distance, case-insensitive. */
+function editDistance(a: string, b: string): number {
+  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+  let previous = Array.from({ length: y.length + 1 }, (_v, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= y.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[y.length]!;
+}
+
+/** The candidate closest to `name` by edit distance (the first of equals). */
+export function nearestName(name: string, candidates: readonly string[]): string {
+  return candidates.reduce((best, candidate) => (editDistance(name, candidate) < editDistance(name, best) ? candidate : best));
+}

@@ -86,3 +86,31 @@ describe('gc', () => {
     expect(existsSync(path.join(cwd, 'ws', 'artifacts', 'train', 'bbbb.lock'))).toBe(true);
   });
 });
+
+describe('--config', () => {
+  const withConfig = (config: object): string => {
+    const cwd = tmp();
+    writeFileSync(path.join(cwd, 'config.json'), JSON.stringify(config));
+    return cwd;
+  };
+
+  it('refuses an unknown key, naming it and the nearest known key', () => {
+    for (const [command, key, nearest] of [['ingest', 'splitt', 'split'], ['train', 'epoch', 'epochs'], ['train', 'learning-rate', 'lr'], ['all', 'warmupEpoch', 'warmupEpochs']] as const) {
+      const cwd = withConfig({ [key]: 1 });
+      const result = runCli([command, '--config', 'config.json', '--workdir', 'ws'], cwd);
+      expect(result.status, result.stderr).toBe(1);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr.trim()).toMatch(new RegExp(`^error: unknown key '${key}' in config .*config\\.json: did you mean '${nearest}'\\? \\(keys are the long options of '${command}'\\)$`));
+      expect(existsSync(path.join(cwd, 'ws'))).toBe(false);
+    }
+  });
+
+  it('takes snake_case spellings of known keys (Keras style)', () => {
+    const cwd = withConfig({ max_pixels: 0 });
+    const result = runCli(['ingest', '--config', 'config.json', '--workdir', 'ws'], cwd);
+    expect(result.status, result.stderr).toBe(1);
+    expect(result.stderr.trim()).toMatch(/^error: --max-pixels must be/);
+    const train = runCli(['train', '--config', 'config.json', '--workdir', 'ws'], withConfig({ warmup_epochs: 50, epochs: 3 }));
+    expect(train.stderr.trim()).toBe('error: --warmup-epochs must be less than --epochs (3), got 50');
+  });
+});

@@ -43,7 +43,7 @@ const STAGES = ['ingest', 'augment', 'features', 'train'];
 async function prepare(command: Command, preset: OptionValues, defaults: OptionValues) {
   const given = command.opts();
   const config = given.config ? await readConfigFile(String(given.config), command) : {};
-  const values = layerOptions(command, config, preset, { ...DEFAULTS, force: false, ...defaults });
+  const { values, explicit } = layerOptions(command, config, preset, { ...DEFAULTS, force: false, ...defaults });
   const common: CommonOptions = {
     workdir: String(values.workdir),
     seed: toInt(values.seed, 'seed', 0),
@@ -52,7 +52,7 @@ async function prepare(command: Command, preset: OptionValues, defaults: OptionV
     force: new Set(values.force ? (command.name() === 'all' ? STAGES : [command.name()]) : []),
     ...(values.run ? { run: validateRunName(String(values.run)) } : {}),
   };
-  return { context: createContext(common), values };
+  return { context: createContext(common), values, explicit };
 }
 
 addIngestOptions(addCommonOptions(program.command('ingest')))
@@ -107,10 +107,10 @@ async function experimentAction(command: Command, report: boolean): Promise<void
   const names = experiment === 'all' && report ? REFERENCE_EXPERIMENTS : [experiment];
   const outcomes = [];
   for (const name of names) {
-    const { context, values } = await prepare(command, experimentPreset(name), ALL_DEFAULTS);
+    const { context, values, explicit } = await prepare(command, experimentPreset(name), ALL_DEFAULTS);
     if (names.length > 1) context.options.run = `${context.options.run ?? 'compare'}-${name}`;
     const signal = interruptSignal(context);
-    const { run } = await runExperiment(context, { ...values, experiment: name }, { report, signal });
+    const { run } = await runExperiment(context, { ...values, experiment: name }, { report, signal, explicit });
     outcomes.push({ context, run });
     process.stdout.write(`${JSON.stringify({ run: run.name, experiment: run.experiment, accuracy: run.metrics?.accuracy, macro_f1: run.metrics?.macro_f1 })}\n`);
   }

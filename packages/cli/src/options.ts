@@ -2,23 +2,31 @@ import type { Command } from 'commander';
 
 export type OptionValues = Record<string, unknown>;
 
+export interface LayeredOptions {
+  values: OptionValues;
+  /** Keys whose value the user gave (a flag or the config file), not a preset or a default. */
+  explicit: ReadonlySet<string>;
+}
+
 /**
  * Layers option values: a flag given on the command line wins over the config file, which wins
  * over the experiment preset, which wins over the built-in default.
  */
-export function layerOptions(command: Command, config: OptionValues, preset: OptionValues, defaults: OptionValues): OptionValues {
+export function layerOptions(command: Command, config: OptionValues, preset: OptionValues, defaults: OptionValues): LayeredOptions {
   const given = command.opts();
   const keys = new Set([...Object.keys(defaults), ...Object.keys(preset), ...Object.keys(config), ...Object.keys(given)]);
-  const merged: OptionValues = {};
+  const values: OptionValues = {};
+  const explicit = new Set<string>();
   for (const key of keys) {
-    if (command.getOptionValueSource(key) === 'cli' && given[key] !== undefined) merged[key] = given[key];
-    else if (config[key] !== undefined) merged[key] = config[key];
-    else if (preset[key] !== undefined) merged[key] = preset[key];
-    else merged[key] = defaults[key];
+    const flag = command.getOptionValueSource(key) === 'cli' && given[key] !== undefined;
+    if (flag || config[key] !== undefined) explicit.add(key);
+    if (flag) values[key] = given[key];
+    else if (config[key] !== undefined) values[key] = config[key];
+    else if (preset[key] !== undefined) values[key] = preset[key];
+    else values[key] = defaults[key];
   }
-  return merged;
+  return { values, explicit };
 }
-
 
 /** Levenshtein distance, case-insensitive. */
 function editDistance(a: string, b: string): number {

@@ -143,3 +143,16 @@ describe('experiments end to end on the demo set', () => {
     expect(report.status, report.stderr).toBe(0);
   });
 });
+
+describe('training without a validation split', () => {
+  it("switches off the preset's early stopping, saying so, and trains every epoch", () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-no-validation-'));
+    // The best preset stops after 10 epochs without a better val_loss; there is no val_loss here.
+    const result = runCli(['train', ...QUICK, '--epochs', '12', '--split', '0.8,0,0.2', '--run', 'nv'], cwd);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toContain("no validation split (--split 0.8,0,0.2): early stopping (the best preset's --patience 10) is off");
+    expect(result.stderr).not.toMatch(/early stopping: val_loss did not improve/);
+    const history = JSON.parse(readFileSync(path.join(cwd, 'ws', 'runs', 'nv', 'history.json'), 'utf8')) as unknown[];
+    expect(history).toHaveLength(12);
+  });
+});

@@ -35,6 +35,10 @@ describe('options are checked before any work', () => {
     expectRejectedBeforeWork(['train', '--experiment', 'best', '--weights', 'missing.h5'], /^error: weights file not found: .*missing\.h5$/);
   });
 
+  it('an explicit --patience without a validation split is refused', () => {
+    expectRejectedBeforeWork(['train', '--experiment', 'best', '--split', '0.8,0,0.2', '--patience', '5'], /^error: early stopping needs a validation split: --patience 5 with --split 0\.8,0,0\.2$/);
+  });
+
   it('a backend that cannot load says which and what to use instead', () => {
     const cwd = tmp();
     const result = runCli(['evaluate', '--model', 'm', '--data', 'd', '--backend', 'tensorflow'], cwd);
@@ -112,5 +116,13 @@ describe('--config', () => {
     expect(result.stderr.trim()).toMatch(/^error: --max-pixels must be/);
     const train = runCli(['train', '--config', 'config.json', '--workdir', 'ws'], withConfig({ warmup_epochs: 50, epochs: 3 }));
     expect(train.stderr.trim()).toBe('error: --warmup-epochs must be less than --epochs (3), got 50');
+  });
+
+  it('refuses a --patience it gives when there is no validation split', () => {
+    const cwd = withConfig({ patience: 4, split: '0.8,0,0.2' });
+    const result = runCli(['all', '--config', 'config.json', '--workdir', 'ws'], cwd);
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe('error: early stopping needs a validation split: --patience 4 with --split 0.8,0,0.2');
+    expect(existsSync(path.join(cwd, 'ws'))).toBe(false);
   });
 });

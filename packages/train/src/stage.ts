@@ -111,6 +111,10 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
     const test = await ArrowBatchSource.open(options.testFile, { role: 'eval', batchSize: config.batchSize, rescale: config.rescale });
     sources.push(test);
     checkCompatible(config, train, [validation, test]);
+    // Given train/ and test/ folders without validation/: the split fractions could not tell.
+    if (config.patience > 0 && validation.numRows === 0) {
+      throw new UserError(`early stopping needs a validation split: ${validation.file} has no rows; pass --patience 0`);
+    }
     const model = buildClassifier(config, { inputShape: train.rowShape, numClasses: train.classes.length, ...(options.baseTop ? { baseTop: options.baseTop } : {}) });
     const microBatches = microBatchRanges(config.batchSize, activationBytesPerRow(model));
     log.info(

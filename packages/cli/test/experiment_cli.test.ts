@@ -9,6 +9,25 @@ const SHARED_MOBILENET = fileURLToPath(new URL('../../../../shared/models/mobile
 // A quick feature-head experiment on the synthetic demo set with the real ImageNet MobileNetV2.
 const QUICK = ['--experiment', 'best', '--weights', SHARED_MOBILENET, '--size', '96', '--views', '1', '--epochs', '3', '--backend', 'wasm', '--workdir', 'ws'];
 
+/**
+ * Runs the CLI and sends it one SIGINT each time its stderr first matches the next pattern;
+ * resolves with the exit code and stderr.
+ */
+async function interruptWhen(args: string[], cwd: string, ...patterns: RegExp[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawnCli(args, cwd);
+  let stderr = '';
+  const pending = [...patterns];
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (pending[0]?.test(stderr)) {
+      pending.shift();
+      child.kill('SIGINT');
+    }
+  });
+  return { code: await exited, stderr };
+}
+
 describe('experiments end to end on the demo set', () => {
   let cwd: string;
   let first: ReturnType<typeof runCli>;
@@ -104,15 +123,8 @@ describe('experiments end to end on the demo set', () => {
 
   it('Ctrl-C stops after the epoch and its checkpoint; --resume ends where an uninterrupted run ends', async () => {
     const long = [...QUICK, '--epochs', '40', '--patience', '0'];
-    const child = spawnCli(['train', ...long, '--run', 'interrupted'], cwd);
-    let stderr = '';
-    let sent = false;
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (!sent && /Epoch 2\/40/.test(stderr)) sent = child.kill('SIGINT');
-    });
-    expect(await exited).toBe(1);
+    const { code, stderr } = await interruptWhen(['train', ...long, '--run', 'interrupted'], cwd, /Epoch 2\/40/);
+    expect(code).toBe(1);
     const stoppedAt = Number(/interrupted: training stopped after epoch (\d+); rerun with --resume to continue/.exec(stderr)?.[1]);
     expect(stoppedAt).toBeGreaterThanOrEqual(2);
     expect(stoppedAt).toBeLessThan(40);
@@ -154,5 +166,25 @@ describe('training without a validation split', () => {
     expect(result.stderr).not.toMatch(/early stopping: val_loss did not improve/);
     const history = JSON.parse(readFileSync(path.join(cwd, 'ws', 'runs', 'nv', 'history.json'), 'utf8')) as unknown[];
     expect(history).toHaveLength(12);
+  });
+});
+
+describe('resuming', () => {
+  it('says which options differ when --resume finds another interrupted training, and refuses a damaged checkpoint in one line', async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-resume-'));
+    const long = [...QUICK, '--epochs', '40', '--patience', '0'];
+    const { code, stderr } = await interruptWhen(['train', ...long, '--run', 'interrupted'], cwd, /Epoch 2\/40/);
+    expect(code, stderr).toBe(1);
+    const changed = runCli(['train', ...long, '--epochs', '3', '--run', 'changed', '--resume'], cwd);
+    expect(changed.status, changed.stderr).toBe(0);
+    expect(changed.stderr).toMatch(/^--resume: the interrupted training in \S+checkpoint had other options \(--epochs was 40, now 3\); training these options from the start/m);
+
+    const trainDir = path.join(cwd, 'ws', 'artifacts', 'train');
+    const checkpointDir = path.join(trainDir, readdirSync(trainDir).find((e) => e.startsWith('.partial-'))!, 'checkpoint');
+    const optimizerFile = path.join(checkpointDir, JSON.parse(readFileSync(path.join(checkpointDir, 'latest.json'), 'utf8')).dir, 'optimizer.bin');
+    writeFileSync(optimizerFile, readFileSync(optimizerFile).subarray(0, -3));
+    const damaged = runCli(['train', ...long, '--run', 'interrupted', '--resume'], cwd);
+    expect(damaged.status).toBe(1);
+    expect(damaged.stderr.trim().split('\n').at(-1)).toBe(`error: checkpoint ${optimizerFile} is damaged (truncated): rerun without --resume`);
   });
 });

@@ -55,7 +55,7 @@ export const MODEL_DIR = 'model';
 export const PIPELINE_MODEL_FILE = 'pipeline-model.json';
 export const HISTORY_FILE = TRAIN_HISTORY_FILE;
 export const PREDICTIONS_FILE = TRAIN_PREDICTIONS_FILE;
-const CHECKPOINT_DIR = 'checkpoint';
+export const CHECKPOINT_DIR = 'checkpoint';
 
 async function writePredictions(file: string, classes: readonly string[], predictions: Predictions): Promise<void> {
   const schema = new Schema(

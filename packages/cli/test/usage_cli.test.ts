@@ -39,6 +39,10 @@ describe('options are checked before any work', () => {
     expectRejectedBeforeWork(['train', '--experiment', 'best', '--split', '0.8,0,0.2', '--patience', '5'], /^error: early stopping needs a validation split: --patience 5 with --split 0\.8,0,0\.2$/);
   });
 
+  it('an empty --data is refused, not taken for the demo set', () => {
+    expectRejectedBeforeWork(['ingest', '--data', ''], /^error: --data is empty: give a folder with one sub-folder of images per class$/);
+  });
+
   it('a backend that cannot load says which and what to use instead', () => {
     const cwd = tmp();
     const result = runCli(['evaluate', '--model', 'm', '--data', 'd', '--backend', 'tensorflow'], cwd);

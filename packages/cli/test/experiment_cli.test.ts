@@ -98,6 +98,24 @@ describe('experiments end to end on the demo set', () => {
     expect(lines[1]).toEqual({ path: path.join(elsewhere, 'broken.jpg'), error: expect.stringMatching(/cannot read image/) });
   });
 
+  it('predict exits non-zero in one line when no input could be classified, and says so for an empty folder', () => {
+    const elsewhere = mkdtempSync(path.join(os.tmpdir(), 'cli-predict-fail-'));
+    const model = path.join(cwd, 'ws', 'runs', 'r1', 'model');
+    writeFileSync(path.join(elsewhere, 'broken.jpg'), 'not an image');
+    mkdirSync(path.join(elsewhere, 'empty'));
+    const failed = runCli(['predict', '--model', model, 'broken.jpg', 'missing.png', '--backend', 'wasm'], elsewhere);
+    expect(failed.status).toBe(1);
+    expect(failed.stdout.trim().split('\n').map((l) => JSON.parse(l).error)).toEqual([expect.stringMatching(/cannot read image/), 'no such file']);
+    expect(failed.stderr.trim().split('\n').at(-1)).toBe('error: no image could be classified: all 2 input file(s) failed (see the error lines on stdout)');
+    const empty = runCli(['predict', '--model', model, 'empty', '--backend', 'wasm'], elsewhere);
+    expect(empty.status).toBe(1);
+    expect(empty.stdout).toBe('');
+    expect(empty.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`^error: no images in ${path.join(elsewhere, 'empty')} \\(looked for \\.jpg, `));
+    const mixed = runCli(['predict', '--model', model, 'empty', path.join(cwd, 'ws', 'demo-data', 'flowers', 'rose', 'rose_000.png'), '--backend', 'wasm'], elsewhere);
+    expect(mixed.status, mixed.stderr).toBe(0);
+    expect(JSON.parse(mixed.stdout.trim().split('\n')[0]!)).toEqual({ path: path.join(elsewhere, 'empty'), error: 'no images in this folder' });
+  });
+
   it('refuses a model directory with missing files and a folder with unknown classes, in one line', () => {
     const elsewhere = mkdtempSync(path.join(os.tmpdir(), 'cli-bad-model-'));
     cpSync(path.join(cwd, 'ws', 'runs', 'r1', 'model'), path.join(elsewhere, 'model'), { recursive: true });

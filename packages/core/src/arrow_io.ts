@@ -21,6 +21,7 @@ import {
   type TypeMap,
 } from 'apache-arrow';
 import { fsyncPath } from './atomic.ts';
+import { writeFailure } from './disk.ts';
 
 export { DataType, Field, FixedSizeList, Float32, Int32, Schema, Uint8, Utf8, RecordBatch, type Table };
 
@@ -73,6 +74,8 @@ export class ArrowFileSink {
       out.on('finish', resolve);
       out.on('error', reject);
     });
+    // A write error (a full disk) is reported by close(), not as an unhandled rejection.
+    this.done.catch(() => undefined);
     this.writer.pipe(out);
     this.writer.reset(undefined, schema);
   }
@@ -84,9 +87,13 @@ export class ArrowFileSink {
 
   async close(): Promise<void> {
     this.writer.finish();
-    await this.done;
-    await fsyncPath(this.temp);
-    await rename(this.temp, this.file);
+    try {
+      await this.done;
+      await fsyncPath(this.temp);
+      await rename(this.temp, this.file);
+    } catch (error) {
+      throw writeFailure(error, this.file);
+    }
   }
 
   /** Drops the file on failure. */

@@ -4,7 +4,7 @@ export { sha256Hex, sha256File, canonicalJson, packageCodeVersion } from './hash
 export { writeFileAtomic, writeDirectoryAtomic, replaceDirectory, fsyncPath } from './atomic.ts';
 export { acquireLock, clearStaleLock, type Lock, type LockWait } from './lock.ts';
 export { stderrLogger, memoryLogger, startProgress, type Logger, type Progress } from './log.ts';
-export { ensureFreeSpace, formatBytes, writeFailure } from './disk.ts';
+export { ensureFreeSpace, formatBytes } from './disk.ts';
 export {
   Workspace,
   runStage,

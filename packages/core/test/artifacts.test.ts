@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { commitRun, memoryLogger, readRun, runStage, stageKey, Workspace, type StageSpec } from '../src/index.ts';
+import { commitRun, defaultRunName, memoryLogger, readRun, runStage, stageKey, validateRunName, Workspace, type StageSpec } from '../src/index.ts';
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'core-artifacts-'));
 const spec = (params: unknown): StageSpec => ({ stage: 'demo', codeVersion: 'v1', params, inputs: { data: 'abc' } });
@@ -91,5 +91,13 @@ describe('runs', () => {
     expect(log.lines).toContain("replaced the earlier run 'r'");
     expect(readdirSync(workspace.runsDir).filter((e) => e !== 'r' && !e.endsWith('.lock'))).toEqual([]);
     await expect(commitRun(workspace, '../evil', record(1), log)).rejects.toThrow(/invalid run name/);
+  });
+
+  it('get default names that differ even when started in the same millisecond, and sort by time', () => {
+    const now = new Date('2026-01-01T12:00:00.123Z');
+    const names = Array.from({ length: 20 }, () => defaultRunName('best', now));
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of names) expect(validateRunName(name)).toMatch(/^best-20260101-120000\.123Z-[0-9a-f]{6}$/);
+    expect(defaultRunName('best', new Date('2026-01-01T12:00:00.124Z')) > names[0]!).toBe(true);
   });
 });

@@ -3,30 +3,47 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli, spawnCli } from './run_cli.ts';
+import { runCli, SHARED_FLOWERS, spawnCli } from './run_cli.ts';
 
 const SHARED_MOBILENET = fileURLToPath(new URL('../../../../shared/models/mobilenet_v2_0.35_imagenet/model.json', import.meta.url));
 // A quick feature-head experiment on the synthetic demo set with the real ImageNet MobileNetV2.
 const QUICK = ['--experiment', 'best', '--weights', SHARED_MOBILENET, '--size', '96', '--views', '1', '--epochs', '3', '--backend', 'wasm', '--workdir', 'ws'];
 
+/** A moment to press Ctrl-C: stderr matches, or a check (on the file system) holds. */
+type Trigger = RegExp | (() => boolean);
+
 /**
- * Runs the CLI and sends it one SIGINT each time its stderr first matches the next pattern;
- * resolves with the exit code and stderr.
+ * Runs the CLI and sends it one SIGINT each time the next trigger first holds; resolves with
+ * the exit code and stderr.
  */
-async function interruptWhen(args: string[], cwd: string, ...patterns: RegExp[]): Promise<{ code: number | null; stderr: string }> {
+async function interruptWhen(args: string[], cwd: string, ...triggers: Trigger[]): Promise<{ code: number | null; stderr: string }> {
   const child = spawnCli(args, cwd);
   let stderr = '';
-  const pending = [...patterns];
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    if (pending[0]?.test(stderr)) {
+  const pending = [...triggers];
+  const check = (): void => {
+    const next = pending[0];
+    if (next && (next instanceof RegExp ? next.test(stderr) : next())) {
       pending.shift();
       child.kill('SIGINT');
     }
+  };
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    check();
   });
-  return { code: await exited, stderr };
+  const poll = setInterval(check, 20);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearInterval(poll);
+  return { code, stderr };
 }
+
+/** True once the stage has started producing (its partial directory exists). */
+const stageStarted = (cwd: string, stage: string) => (): boolean =>
+  existsSync(path.join(cwd, 'ws', 'artifacts', stage)) && readdirSync(path.join(cwd, 'ws', 'artifacts', stage)).some((e) => e.startsWith('.partial-'));
+
+/** Complete artifacts of a stage. */
+const artifactsOf = (cwd: string, stage: string): string[] =>
+  existsSync(path.join(cwd, 'ws', 'artifacts', stage)) ? readdirSync(path.join(cwd, 'ws', 'artifacts', stage)).filter((e) => !e.startsWith('.') && !e.includes('.lock')) : [];
 
 describe('experiments end to end on the demo set', () => {
   let cwd: string;
@@ -204,5 +221,42 @@ describe('resuming', () => {
     const damaged = runCli(['train', ...long, '--run', 'interrupted', '--resume'], cwd);
     expect(damaged.status).toBe(1);
     expect(damaged.stderr.trim().split('\n').at(-1)).toBe(`error: checkpoint ${optimizerFile} is damaged (truncated): rerun without --resume`);
+  });
+});
+
+describe('Ctrl-C before training', () => {
+  const FIRST_CTRL_C = 'SIGINT: stopping after the current batch (training: after the current epoch and its checkpoint); press Ctrl-C again to stop at once';
+
+  it('stops ingest between two images and starts no later stage', async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-ctrl-c-ingest-'));
+    const { code, stderr } = await interruptWhen(['train', ...QUICK, '--data', SHARED_FLOWERS], cwd, stageStarted(cwd, 'ingest'));
+    expect(code, stderr).toBe(1);
+    expect(stderr).toContain(FIRST_CTRL_C);
+    expect(stderr.trim().split('\n').at(-1)).toMatch(/^error: interrupted: ingest stopped after \d+ of \d+ items; nothing unfinished is kept$/);
+    expect(artifactsOf(cwd, 'ingest')).toEqual([]);
+    expect(existsSync(path.join(cwd, 'ws', 'artifacts', 'augment'))).toBe(false);
+  });
+
+  it('stops features between two batches, trains nothing and records no run', async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-ctrl-c-features-'));
+    const { code, stderr } = await interruptWhen(['all', ...QUICK, '--views', '10'], cwd, stageStarted(cwd, 'features'));
+    expect(code, stderr).toBe(1);
+    expect(stderr).toContain(FIRST_CTRL_C);
+    expect(stderr.trim().split('\n').at(-1)).toMatch(/^error: interrupted: features stopped after \d+ of \d+ items; nothing unfinished is kept$/);
+    expect(artifactsOf(cwd, 'augment')).toHaveLength(1);
+    expect(artifactsOf(cwd, 'features')).toEqual([]);
+    expect(existsSync(path.join(cwd, 'ws', 'artifacts', 'train'))).toBe(false);
+    expect(stderr).not.toMatch(/Epoch 1\//);
+    expect(existsSync(path.join(cwd, 'ws', 'runs'))).toBe(false);
+  });
+
+  it('a second Ctrl-C stops at once with exit code 130', async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-ctrl-c-twice-'));
+    // Scratch CNN epochs take seconds: the first Ctrl-C alone would wait for the epoch's end.
+    const args = ['train', '--experiment', 'scratch', '--size', '64', '--epochs', '3', '--batch-size', '32', '--backend', 'wasm', '--workdir', 'ws'];
+    const { code, stderr } = await interruptWhen(args, cwd, /^training scratch_cnn on/m, new RegExp(FIRST_CTRL_C.replace(/[()]/g, '\\$&')));
+    expect(code, stderr).toBe(130);
+    expect(stderr).not.toMatch(/interrupted: training stopped/);
+    expect(artifactsOf(cwd, 'train')).toEqual([]);
   });
 });

@@ -98,7 +98,9 @@ export class ArrowFileSink {
 
   /** Drops the file on failure. */
   async abort(): Promise<void> {
-    this.writer.abort();
+    // Ends the file and deletes it: writer.abort() leaves the stream unsettled and rejects a
+    // promise nobody handles.
+    this.writer.finish();
     await this.done.catch(() => undefined);
     await rm(this.temp, { force: true });
   }

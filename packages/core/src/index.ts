@@ -19,6 +19,7 @@ export {
   type RunStageOptions,
 } from './artifacts.ts';
 export { commitRun, readRun, listRuns, runDir, defaultRunName, validateRunName, RUN_FILE, type RunRecord } from './runs.ts';
+export { runInterruptibly } from './interrupt.ts';
 export { createPool, mapOrdered, defaultWorkerCount, Piscina, type PoolOptions } from './pool.ts';
 export * from './arrow_io.ts';
 export { flagName, toNumber, toPositive, toInt, toFraction, toChoice, toBool } from './option_values.ts';

@@ -14,7 +14,9 @@ async function sizeOf(target: string): Promise<number> {
 /** Removes the stale locks (owner dead, lease run out, or no owner) among a directory's entries. */
 async function clearStaleLocks(dir: string): Promise<string[]> {
   const cleared: string[] = [];
-  for (const entry of await readdir(dir).catch(() => [] as string[])) if (entry.endsWith('.lock') && (await clearStaleLock(path.join(dir, entry)))) cleared.push(entry);
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    if (entry.endsWith('.lock') && (await clearStaleLock(path.join(dir, entry)))) cleared.push(entry);
+  }
   return cleared;
 }
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os, { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -70,6 +70,23 @@ describe('inspect', () => {
     expect(notArrow.status).toBe(1);
     expect(notArrow.stderr).toMatch(/^error: .*rose_000\.png is not an Arrow IPC file/);
   });
+});
+
+describe('locks', () => {
+  it('an ownerless lock (left by a full disk) is taken over after a few seconds, saying so while waiting', () => {
+    const cwd = tmp();
+    expect(runCli(['ingest', '--workdir', 'ws'], cwd).status).toBe(0);
+    const stageDir = path.join(cwd, 'ws', 'artifacts', 'ingest');
+    const key = readdirSync(stageDir).find((d) => !d.startsWith('.') && !d.endsWith('.lock'))!;
+    rmSync(path.join(stageDir, key), { recursive: true });
+    // As `mkdir -p WD/artifacts/ingest/KEY.lock && : > WD/artifacts/ingest/KEY.lock/owner` leaves it.
+    mkdirSync(path.join(stageDir, `${key}.lock`));
+    writeFileSync(path.join(stageDir, `${key}.lock`, 'owner'), '');
+    const rerun = runCli(['ingest', '--workdir', 'ws'], cwd);
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toContain(`waiting for ingest ${key}: ${path.join(stageDir, `${key}.lock`)} is held by nobody (no readable owner file`);
+    expect(readdirSync(stageDir).sort()).toEqual([key]);
+  }, 60_000);
 });
 
 describe('gc', () => {

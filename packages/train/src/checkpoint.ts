@@ -135,13 +135,13 @@ export async function writeCheckpoint(dir: string, { model, optimizer, state, be
 
 /** The latest checkpoint's state, or undefined when `dir` holds none. */
 export async function readCheckpointState(dir: string): Promise<{ state: CheckpointState; epochDir: string } | undefined> {
-  let pointer: { dir: string };
-  try {
-    pointer = JSON.parse(await readFile(path.join(dir, POINTER_FILE), 'utf8')) as { dir: string };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new UserError(`checkpoint ${path.join(dir, POINTER_FILE)} is damaged (${errorMessage(error).split('\n')[0]}): rerun without --resume`);
-  }
+  const pointerFile = path.join(dir, POINTER_FILE);
+  const text = await readFile(pointerFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (text === undefined) return undefined;
+  const pointer = await readCheckpointPart(pointerFile, async () => JSON.parse(text) as { dir: string });
   const epochDir = path.join(dir, pointer.dir);
   const stateFile = path.join(epochDir, 'state.json');
   const state = await readCheckpointPart(stateFile, async () => JSON.parse(await readFile(stateFile, 'utf8')) as CheckpointState);

@@ -1,6 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { Command } from 'commander';
 import { UserError, Workspace, defaultWorkerCount, stderrLogger, type Logger } from '@flowers/core';
+import { nearestName } from './options.ts';
 
 /**
  * pnpm runs scripts from the repository root; INIT_CWD is where the user typed the command, so
@@ -35,8 +37,14 @@ export function createContext(options: CommonOptions): PipelineContext {
   return { workspace: new Workspace(resolvePath(options.workdir)), log: stderrLogger, options };
 }
 
-/** Reads `--config FILE`: a JSON object with the same keys as the long options (kebab or camel case). */
-export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
+/** A kebab-case or snake_case key in camelCase (Keras users write snake_case). */
+const camelCase = (key: string): string => key.replace(/[-_]([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+
+/**
+ * Reads `--config FILE`: a JSON object whose keys are the command's long options (camel, kebab
+ * or snake case). An unknown key is an error, so a misspelt one is never silently ignored.
+ */
+export async function readConfigFile(file: string, command: Command): Promise<Record<string, unknown>> {
   const full = resolvePath(file);
   let parsed: unknown;
   try {
@@ -46,7 +54,20 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
     throw new UserError(code ? `cannot read config ${full}: ${code}` : `config ${full} is not valid JSON: ${(error as Error).message}`);
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UserError(`config ${full} must hold a JSON object`);
-  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()), v]));
+  const known = command.options.map((option) => option.attributeName());
+  return Object.fromEntries(
+    Object.entries(parsed).map(([key, value]) => {
+      const name = camelCase(key);
+      if (!known.includes(name)) {
+        // A key that spells out an option's description ('learning-rate' for --lr) means that option.
+        const words = key.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/[-_]/g, ' ').toLowerCase();
+        const described = command.options.find((option) => option.description.toLowerCase() === words)?.attributeName();
+        const suggestion = described ?? nearestName(name, known);
+        throw new UserError(`unknown key '${key}' in config ${full}: did you mean '${suggestion}'? (keys are the long options of '${command.name()}')`);
+      }
+      return [name, value];
+    }),
+  );
 }
 
 export async function isDirectory(p: string): Promise<boolean> {

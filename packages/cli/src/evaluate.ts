@@ -47,23 +47,25 @@ export async function evaluateFolder(
   }
 }
 
-async function expandImagePaths(inputs: string[]): Promise<string[]> {
+/** The image files the inputs name (folders are searched), and the folders that hold none. */
+async function expandImagePaths(inputs: string[]): Promise<{ files: string[]; emptyFolders: string[] }> {
   const files: string[] = [];
+  const emptyFolders: string[] = [];
   for (const input of inputs) {
     const info = await stat(input).catch(() => undefined);
     if (info?.isDirectory()) {
       const entries = await readdir(input, { recursive: true, withFileTypes: true });
-      files.push(
-        ...entries
-          .filter((e) => e.isFile() && isImage(e.name) && !path.relative(input, path.join(e.parentPath, e.name)).split(path.sep).some((p) => p.startsWith('.')))
-          .map((e) => path.join(e.parentPath, e.name))
-          .sort(),
-      );
+      const images = entries
+        .filter((e) => e.isFile() && isImage(e.name) && !path.relative(input, path.join(e.parentPath, e.name)).split(path.sep).some((p) => p.startsWith('.')))
+        .map((e) => path.join(e.parentPath, e.name))
+        .sort();
+      if (!images.length) emptyFolders.push(input);
+      files.push(...images);
     } else {
       files.push(input);
     }
   }
-  return files;
+  return { files, emptyFolders };
 }
 
 export interface PredictLine {
@@ -74,9 +76,16 @@ export interface PredictLine {
   error?: string;
 }
 
-/** One result per image, in order; an unreadable file gives a line with `error` and the rest go on. */
+/**
+ * One result per image, in order; an unreadable file (or a folder without images) gives a line
+ * with `error` and the rest go on. Fails once every input has failed: nothing was classified.
+ */
 export async function* predictPaths(classifier: Classifier, inputs: string[], topK = 3): AsyncGenerator<PredictLine> {
-  for (const file of await expandImagePaths(inputs)) {
+  const { files, emptyFolders } = await expandImagePaths(inputs);
+  if (!files.length) throw new UserError(`no images in ${emptyFolders.join(', ')} (looked for ${IMAGE_EXTENSIONS.join(', ')})`);
+  for (const folder of emptyFolders) yield { path: folder, error: 'no images in this folder' };
+  let classified = 0;
+  for (const file of files) {
     let pixels: Uint8Array;
     try {
       pixels = await decodeForModel(file, classifier.meta);
@@ -87,6 +96,8 @@ export async function* predictPaths(classifier: Classifier, inputs: string[], to
     }
     const probs = (await classifier.classify([pixels]))[0]!;
     const ranked = Array.from(probs, (p, i) => [classifier.meta.classes[i]!, Math.round(p * 1e6) / 1e6] as [string, number]).sort((a, b) => b[1] - a[1]);
+    classified++;
     yield { path: file, label: ranked[0]![0], probability: ranked[0]![1], top: ranked.slice(0, topK) };
   }
+  if (!classified) throw new UserError(`no image could be classified: all ${files.length} input file(s) failed (see the error lines on stdout)`);
 }

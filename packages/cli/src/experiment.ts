@@ -1,7 +1,7 @@
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { commitRun, defaultRunName, UserError, type Artifact, type RunRecord } from '@flowers/core';
-import { CLASSES_FILE } from '@flowers/ingest';
+import { commitRun, defaultRunName, runInterruptibly, UserError, type Artifact, type RunRecord } from '@flowers/core';
+import { CLASSES_FILE, parseSplitFractions } from '@flowers/ingest';
 import { metricsJson, readPredictions, writeReportForRun } from '@flowers/report';
 import { EXPERIMENTS, EXPERIMENT_NAMES, HISTORY_FILE, MODEL_DIR, PIPELINE_MODEL_FILE, PREDICTIONS_FILE } from '@flowers/train';
 import type { PipelineContext } from './context.ts';
@@ -21,14 +21,15 @@ export function experimentPreset(name: unknown): OptionValues {
 }
 
 /**
- * Ctrl-C: the first asks the trainer to stop after the current epoch's checkpoint; a second
- * one stops at once (the partial artifact is never trusted).
+ * Ctrl-C: the first stops the running stage at its next safe point (between two batches; for
+ * the trainer, after the current epoch's checkpoint); a second one stops at once. Either way
+ * the unfinished artifact is never trusted.
  */
 export function interruptSignal(context: PipelineContext): AbortSignal {
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     if (controller.signal.aborted) process.exit(130);
-    context.log.info(`\n${signal}: finishing the current epoch and its checkpoint (press Ctrl-C again to stop at once)`);
+    context.log.info(`\n${signal}: stopping after the current batch (training: after the current epoch and its checkpoint); press Ctrl-C again to stop at once`);
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -41,14 +42,40 @@ export interface ExperimentOutcome {
   train: Artifact;
 }
 
-/** Every stage the experiment needs, in order, reusing what is cached; then the run record. */
-export async function runExperiment(context: PipelineContext, values: OptionValues, options: { report: boolean; signal: AbortSignal }): Promise<ExperimentOutcome> {
-  const experiment = String(values.experiment);
+/**
+ * Early stopping watches val_loss, which a split without validation rows does not have: an
+ * explicit --patience is then an error, and a preset's own patience is switched off.
+ */
+function earlyStoppingChecked(context: PipelineContext, values: OptionValues, explicit: ReadonlySet<string>): OptionValues {
+  const { patience } = trainConfigFrom(values, context.options.seed);
+  if (patience === 0 || parseSplitFractions(String(values.split))[1] > 0) return values;
+  if (explicit.has('patience')) throw new UserError(`early stopping needs a validation split: --patience ${patience} with --split ${values.split}`);
+  context.log.info(`no validation split (--split ${values.split}): early stopping (the ${values.experiment} preset's --patience ${patience}) is off`);
+  return { ...values, patience: 0 };
+}
+
+export interface ExperimentOptions {
+  report: boolean;
+  signal: AbortSignal;
+  /** Options the user gave (flags, config), as opposed to the preset's. */
+  explicit: ReadonlySet<string>;
+}
+
+/**
+ * Every stage the experiment needs, in order, reusing what is cached; then the run record. Once
+ * `options.signal` aborts, the running stage stops at its next safe point and no other starts.
+ */
+export function runExperiment(context: PipelineContext, given: OptionValues, options: ExperimentOptions): Promise<ExperimentOutcome> {
+  return runInterruptibly(options.signal, () => stagesAndRun(context, given, options));
+}
+
+async function stagesAndRun(context: PipelineContext, given: OptionValues, options: ExperimentOptions): Promise<ExperimentOutcome> {
+  const experiment = String(given.experiment);
   const name = context.options.run ?? defaultRunName(experiment);
   // Every option is checked before any stage starts, so a bad value never costs a long stage.
+  const values = earlyStoppingChecked(context, given, options.explicit);
   augmentParamsFrom(values, context.options.seed);
   if (values.input !== 'pixels') await featuresParamsFrom(featuresValuesFor(values));
-  trainConfigFrom(values, context.options.seed);
   await activateBackend(context, values); // an engine that cannot load fails before any stage
   const { artifact: ingest } = await ensureIngest(context, values);
   const augment = await ensureAugment(context, values, ingest);

@@ -1,6 +1,6 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { listRuns, type Workspace } from '@flowers/core';
+import { clearStaleLock, listRuns, type Workspace } from '@flowers/core';
 
 async function sizeOf(target: string): Promise<number> {
   const info = await stat(target).catch(() => undefined);
@@ -11,23 +11,35 @@ async function sizeOf(target: string): Promise<number> {
   return total;
 }
 
+/** Removes the stale locks (owner dead, lease run out, or no owner) among a directory's entries. */
+async function clearStaleLocks(dir: string): Promise<string[]> {
+  const cleared: string[] = [];
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    if (entry.endsWith('.lock') && (await clearStaleLock(path.join(dir, entry)))) cleared.push(entry);
+  }
+  return cleared;
+}
+
 /**
- * Deletes artifacts that no run refers to, and leftovers of interrupted attempts whose lock is
- * free. Returns what it removed and the bytes freed.
+ * Deletes stale locks, artifacts that no run refers to, and leftovers of interrupted attempts
+ * whose lock is free. Returns what it removed and the bytes freed.
  */
 export async function collectGarbage(workspace: Workspace): Promise<{ removed: string[]; bytes: number }> {
   const referenced = new Set<string>();
   for (const run of await listRuns(workspace)) for (const [stage, key] of Object.entries(run.artifacts)) referenced.add(`${stage}/${key}`);
-  const removed: string[] = [];
+  const removed = (await clearStaleLocks(workspace.runsDir)).map((lock) => `runs/${lock}`);
   let bytes = 0;
   const stages = await readdir(workspace.artifactsDir).catch(() => [] as string[]);
   for (const stage of stages) {
     const stageDir = path.join(workspace.artifactsDir, stage);
+    const staleLocks = await clearStaleLocks(stageDir);
+    removed.push(...staleLocks.map((lock) => `${stage}/${lock}`));
     const entries = await readdir(stageDir).catch(() => [] as string[]);
     const locked = new Set(entries.filter((e) => e.endsWith('.lock')).map((e) => e.slice(0, -'.lock'.length)));
     for (const entry of entries) {
       if (entry.endsWith('.lock')) continue;
-      const key = entry.replace(/^\.partial-/, '').replace(/\.old-.*$/, '');
+      // Leftovers of an attempt or of taking a lock (KEY.old-*, KEY.lock.new-*) belong to KEY.
+      const key = entry.replace(/^\.partial-/, '').replace(/\.(old|lock\.\w+)-.*$/, '');
       // Never touch what a running pipeline process is working on.
       if (locked.has(key)) continue;
       if (!entry.startsWith('.') && !entry.includes('.old-') && referenced.has(`${stage}/${entry}`)) continue;

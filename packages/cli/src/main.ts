@@ -42,8 +42,8 @@ const STAGES = ['ingest', 'augment', 'features', 'train'];
 
 async function prepare(command: Command, preset: OptionValues, defaults: OptionValues) {
   const given = command.opts();
-  const config = given.config ? await readConfigFile(String(given.config)) : {};
-  const values = layerOptions(command, config, preset, { ...DEFAULTS, force: false, ...defaults });
+  const config = given.config ? await readConfigFile(String(given.config), command) : {};
+  const { values, explicit } = layerOptions(command, config, preset, { ...DEFAULTS, force: false, ...defaults });
   const common: CommonOptions = {
     workdir: String(values.workdir),
     seed: toInt(values.seed, 'seed', 0),
@@ -52,7 +52,7 @@ async function prepare(command: Command, preset: OptionValues, defaults: OptionV
     force: new Set(values.force ? (command.name() === 'all' ? STAGES : [command.name()]) : []),
     ...(values.run ? { run: validateRunName(String(values.run)) } : {}),
   };
-  return { context: createContext(common), values };
+  return { context: createContext(common), values, explicit };
 }
 
 addIngestOptions(addCommonOptions(program.command('ingest')))
@@ -103,15 +103,15 @@ function addExperimentOption(command: Command, withAll: boolean): Command {
 /** A train or all command: every stage the experiment needs; `all` also writes the report. */
 async function experimentAction(command: Command, report: boolean): Promise<void> {
   const given = command.opts();
-  const configExperiment = given.config ? (await readConfigFile(String(given.config))).experiment : undefined;
+  const configExperiment = given.config ? (await readConfigFile(String(given.config), command)).experiment : undefined;
   const experiment = String(given.experiment ?? configExperiment ?? 'best');
   const names = experiment === 'all' && report ? REFERENCE_EXPERIMENTS : [experiment];
   const outcomes = [];
   for (const name of names) {
-    const { context, values } = await prepare(command, experimentPreset(name), ALL_DEFAULTS);
+    const { context, values, explicit } = await prepare(command, experimentPreset(name), ALL_DEFAULTS);
     if (names.length > 1) context.options.run = `${context.options.run ?? 'compare'}-${name}`;
     const signal = interruptSignal(context);
-    const { run } = await runExperiment(context, { ...values, experiment: name }, { report, signal });
+    const { run } = await runExperiment(context, { ...values, experiment: name }, { report, signal, explicit });
     outcomes.push({ context, run });
     process.stdout.write(`${JSON.stringify({ run: run.name, experiment: run.experiment, accuracy: run.metrics?.accuracy, macro_f1: run.metrics?.macro_f1 })}\n`);
   }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type Artifact, type StageSpec, runStage, stageKey, toInt } from '@flowers/core';
+import { type Artifact, type StageSpec, runStage, stageKey, toInt, UserError } from '@flowers/core';
 import {
   DEFAULT_MAX_PIXELS,
   datasetFingerprint,
@@ -18,7 +18,11 @@ export const INGEST_DEFAULTS: OptionValues = { split: '0.6,0.2,0.2', maxPixels: 
 
 /** `--data`, else ./data/flowers, else a generated demo set (with a banner saying so). */
 export async function resolveDataDir(context: PipelineContext, data: unknown): Promise<string> {
-  if (typeof data === 'string' && data) return resolvePath(data);
+  if (data !== undefined) {
+    // An empty value is a mistake (an unset shell variable), never a request for the demo set.
+    if (String(data).trim() === '') throw new UserError('--data is empty: give a folder with one sub-folder of images per class');
+    return resolvePath(String(data));
+  }
   const local = path.join(callerCwd(), 'data', 'flowers');
   if (await isDirectory(local)) return local;
   const demo = await ensureDemoDataset(path.join(context.workspace.root, 'demo-data', 'flowers'));

@@ -1,3 +1,4 @@
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
@@ -6,12 +7,15 @@ import { type Artifact, openArrowFile, runStage, toInt, UserError } from '@flowe
 import { PIXEL_FILES } from '@flowers/augment';
 import { applyLayerWeights, BASES, buildBase, CUT_DIR, FEATURE_FILES, resolveWeights, splitAtLayer, type BaseName, type FeaturesStageParams, type MobileNetV2Alpha } from '@flowers/features';
 import {
+  CHECKPOINT_DIR,
   HEAD_KINDS,
   INPUT_KINDS,
   OPTIMIZER_NAMES,
   SCHEDULE_NAMES,
+  fingerprintChanges,
   minInputSize,
   produceTrain,
+  readCheckpointState,
   trainingEngineName,
   trainsOnOnnx,
   resolveTrainConfig,
@@ -89,6 +93,26 @@ async function featureMetadata(file: string): Promise<Record<string, string>> {
   }
 }
 
+/**
+ * Why --resume has nothing to continue: these options make another artifact key than the
+ * interrupted training's. Names the newest interrupted training and what differs.
+ */
+async function resumeMiss(context: PipelineContext, config: TrainConfig): Promise<string> {
+  const stageDir = path.join(context.workspace.artifactsDir, 'train');
+  let newest: { dir: string; mtimeMs: number; fingerprint: string } | undefined;
+  for (const entry of await readdir(stageDir).catch(() => [] as string[])) {
+    if (!entry.startsWith('.partial-')) continue;
+    const checkpointDir = path.join(stageDir, entry, CHECKPOINT_DIR);
+    const saved = await readCheckpointState(checkpointDir).catch(() => undefined);
+    const mtimeMs = saved ? (await stat(saved.epochDir)).mtimeMs : 0;
+    if (saved && (!newest || mtimeMs > newest.mtimeMs)) newest = { dir: checkpointDir, mtimeMs, fingerprint: saved.state.fingerprint };
+  }
+  if (!newest) return '--resume: there is no interrupted training to continue; training from the start';
+  const changes = fingerprintChanges(newest.fingerprint, config);
+  const why = changes.length ? `other options (${changes.join('; ')})` : 'other data, code or backend';
+  return `--resume: the interrupted training in ${newest.dir} had ${why}; training these options from the start (rerun with its options to continue it)`;
+}
+
 export async function ensureTrain(context: PipelineContext, values: OptionValues, inputs: TrainInputs, signal: AbortSignal): Promise<Artifact> {
   const config = trainConfigFrom(values, context.options.seed);
   const backend = await activateBackend(context, values);
@@ -110,6 +134,7 @@ export async function ensureTrain(context: PipelineContext, values: OptionValues
     },
     async ({ dir: outDir, resuming }) => {
       if (resuming) context.log.info('resuming the interrupted training from its last checkpoint');
+      else if (values.resume) context.log.info(await resumeMiss(context, config));
       let modelMeta: Record<string, unknown> = { experiment };
       let baseTop: tf.LayersModel | undefined;
       if (config.input !== 'pixels') {

@@ -3,11 +3,47 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli, spawnCli } from './run_cli.ts';
+import { runCli, SHARED_FLOWERS, spawnCli } from './run_cli.ts';
 
 const SHARED_MOBILENET = fileURLToPath(new URL('../../../../shared/models/mobilenet_v2_0.35_imagenet/model.json', import.meta.url));
 // A quick feature-head experiment on the synthetic demo set with the real ImageNet MobileNetV2.
 const QUICK = ['--experiment', 'best', '--weights', SHARED_MOBILENET, '--size', '96', '--views', '1', '--epochs', '3', '--backend', 'wasm', '--workdir', 'ws'];
+
+/** A moment to press Ctrl-C: stderr matches, or a check (on the file system) holds. */
+type Trigger = RegExp | (() => boolean);
+
+/**
+ * Runs the CLI and sends it one SIGINT each time the next trigger first holds; resolves with
+ * the exit code and stderr.
+ */
+async function interruptWhen(args: string[], cwd: string, ...triggers: Trigger[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawnCli(args, cwd);
+  let stderr = '';
+  const pending = [...triggers];
+  const check = (): void => {
+    const next = pending[0];
+    if (next && (next instanceof RegExp ? next.test(stderr) : next())) {
+      pending.shift();
+      child.kill('SIGINT');
+    }
+  };
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    check();
+  });
+  const poll = setInterval(check, 20);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearInterval(poll);
+  return { code, stderr };
+}
+
+/** True once the stage has started producing (its partial directory exists). */
+const stageStarted = (cwd: string, stage: string) => (): boolean =>
+  existsSync(path.join(cwd, 'ws', 'artifacts', stage)) && readdirSync(path.join(cwd, 'ws', 'artifacts', stage)).some((e) => e.startsWith('.partial-'));
+
+/** Complete artifacts of a stage. */
+const artifactsOf = (cwd: string, stage: string): string[] =>
+  existsSync(path.join(cwd, 'ws', 'artifacts', stage)) ? readdirSync(path.join(cwd, 'ws', 'artifacts', stage)).filter((e) => !e.startsWith('.') && !e.includes('.lock')) : [];
 
 describe('experiments end to end on the demo set', () => {
   let cwd: string;
@@ -79,6 +115,24 @@ describe('experiments end to end on the demo set', () => {
     expect(lines[1]).toEqual({ path: path.join(elsewhere, 'broken.jpg'), error: expect.stringMatching(/cannot read image/) });
   });
 
+  it('predict exits non-zero in one line when no input could be classified, and says so for an empty folder', () => {
+    const elsewhere = mkdtempSync(path.join(os.tmpdir(), 'cli-predict-fail-'));
+    const model = path.join(cwd, 'ws', 'runs', 'r1', 'model');
+    writeFileSync(path.join(elsewhere, 'broken.jpg'), 'not an image');
+    mkdirSync(path.join(elsewhere, 'empty'));
+    const failed = runCli(['predict', '--model', model, 'broken.jpg', 'missing.png', '--backend', 'wasm'], elsewhere);
+    expect(failed.status).toBe(1);
+    expect(failed.stdout.trim().split('\n').map((l) => JSON.parse(l).error)).toEqual([expect.stringMatching(/cannot read image/), 'no such file']);
+    expect(failed.stderr.trim().split('\n').at(-1)).toBe('error: no image could be classified: all 2 input file(s) failed (see the error lines on stdout)');
+    const empty = runCli(['predict', '--model', model, 'empty', '--backend', 'wasm'], elsewhere);
+    expect(empty.status).toBe(1);
+    expect(empty.stdout).toBe('');
+    expect(empty.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`^error: no images in ${path.join(elsewhere, 'empty')} \\(looked for \\.jpg, `));
+    const mixed = runCli(['predict', '--model', model, 'empty', path.join(cwd, 'ws', 'demo-data', 'flowers', 'rose', 'rose_000.png'), '--backend', 'wasm'], elsewhere);
+    expect(mixed.status, mixed.stderr).toBe(0);
+    expect(JSON.parse(mixed.stdout.trim().split('\n')[0]!)).toEqual({ path: path.join(elsewhere, 'empty'), error: 'no images in this folder' });
+  });
+
   it('refuses a model directory with missing files and a folder with unknown classes, in one line', () => {
     const elsewhere = mkdtempSync(path.join(os.tmpdir(), 'cli-bad-model-'));
     cpSync(path.join(cwd, 'ws', 'runs', 'r1', 'model'), path.join(elsewhere, 'model'), { recursive: true });
@@ -104,15 +158,8 @@ describe('experiments end to end on the demo set', () => {
 
   it('Ctrl-C stops after the epoch and its checkpoint; --resume ends where an uninterrupted run ends', async () => {
     const long = [...QUICK, '--epochs', '40', '--patience', '0'];
-    const child = spawnCli(['train', ...long, '--run', 'interrupted'], cwd);
-    let stderr = '';
-    let sent = false;
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (!sent && /Epoch 2\/40/.test(stderr)) sent = child.kill('SIGINT');
-    });
-    expect(await exited).toBe(1);
+    const { code, stderr } = await interruptWhen(['train', ...long, '--run', 'interrupted'], cwd, /Epoch 2\/40/);
+    expect(code).toBe(1);
     const stoppedAt = Number(/interrupted: training stopped after epoch (\d+); rerun with --resume to continue/.exec(stderr)?.[1]);
     expect(stoppedAt).toBeGreaterThanOrEqual(2);
     expect(stoppedAt).toBeLessThan(40);
@@ -141,5 +188,75 @@ describe('experiments end to end on the demo set', () => {
     expect(ingestKeys()).toEqual([run.artifacts.ingest]);
     const report = runCli(['report', '--workdir', 'ws', '--run', 'r1'], cwd);
     expect(report.status, report.stderr).toBe(0);
+  });
+});
+
+describe('training without a validation split', () => {
+  it("switches off the preset's early stopping, saying so, and trains every epoch", () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-no-validation-'));
+    // The best preset stops after 10 epochs without a better val_loss; there is no val_loss here.
+    const result = runCli(['train', ...QUICK, '--epochs', '12', '--split', '0.8,0,0.2', '--run', 'nv'], cwd);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toContain("no validation split (--split 0.8,0,0.2): early stopping (the best preset's --patience 10) is off");
+    expect(result.stderr).not.toMatch(/early stopping: val_loss did not improve/);
+    const history = JSON.parse(readFileSync(path.join(cwd, 'ws', 'runs', 'nv', 'history.json'), 'utf8')) as unknown[];
+    expect(history).toHaveLength(12);
+  });
+});
+
+describe('resuming', () => {
+  it('says which options differ when --resume finds another interrupted training, and refuses a damaged checkpoint in one line', async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-resume-'));
+    const long = [...QUICK, '--epochs', '40', '--patience', '0'];
+    const { code, stderr } = await interruptWhen(['train', ...long, '--run', 'interrupted'], cwd, /Epoch 2\/40/);
+    expect(code, stderr).toBe(1);
+    const changed = runCli(['train', ...long, '--epochs', '3', '--run', 'changed', '--resume'], cwd);
+    expect(changed.status, changed.stderr).toBe(0);
+    expect(changed.stderr).toMatch(/^--resume: the interrupted training in \S+checkpoint had other options \(--epochs was 40, now 3\); training these options from the start/m);
+
+    const trainDir = path.join(cwd, 'ws', 'artifacts', 'train');
+    const checkpointDir = path.join(trainDir, readdirSync(trainDir).find((e) => e.startsWith('.partial-'))!, 'checkpoint');
+    const optimizerFile = path.join(checkpointDir, JSON.parse(readFileSync(path.join(checkpointDir, 'latest.json'), 'utf8')).dir, 'optimizer.bin');
+    writeFileSync(optimizerFile, readFileSync(optimizerFile).subarray(0, -3));
+    const damaged = runCli(['train', ...long, '--run', 'interrupted', '--resume'], cwd);
+    expect(damaged.status).toBe(1);
+    expect(damaged.stderr.trim().split('\n').at(-1)).toBe(`error: checkpoint ${optimizerFile} is damaged (truncated): rerun without --resume`);
+  });
+});
+
+describe('Ctrl-C before training', () => {
+  const FIRST_CTRL_C = 'SIGINT: stopping after the current batch (training: after the current epoch and its checkpoint); press Ctrl-C again to stop at once';
+
+  it('stops ingest between two images and starts no later stage', async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-ctrl-c-ingest-'));
+    const { code, stderr } = await interruptWhen(['train', ...QUICK, '--data', SHARED_FLOWERS], cwd, stageStarted(cwd, 'ingest'));
+    expect(code, stderr).toBe(1);
+    expect(stderr).toContain(FIRST_CTRL_C);
+    expect(stderr.trim().split('\n').at(-1)).toMatch(/^error: interrupted: ingest stopped after \d+ of \d+ items; nothing unfinished is kept$/);
+    expect(artifactsOf(cwd, 'ingest')).toEqual([]);
+    expect(existsSync(path.join(cwd, 'ws', 'artifacts', 'augment'))).toBe(false);
+  });
+
+  it('stops features between two batches, trains nothing and records no run', async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-ctrl-c-features-'));
+    const { code, stderr } = await interruptWhen(['all', ...QUICK, '--views', '10'], cwd, stageStarted(cwd, 'features'));
+    expect(code, stderr).toBe(1);
+    expect(stderr).toContain(FIRST_CTRL_C);
+    expect(stderr.trim().split('\n').at(-1)).toMatch(/^error: interrupted: features stopped after \d+ of \d+ items; nothing unfinished is kept$/);
+    expect(artifactsOf(cwd, 'augment')).toHaveLength(1);
+    expect(artifactsOf(cwd, 'features')).toEqual([]);
+    expect(existsSync(path.join(cwd, 'ws', 'artifacts', 'train'))).toBe(false);
+    expect(stderr).not.toMatch(/Epoch 1\//);
+    expect(existsSync(path.join(cwd, 'ws', 'runs'))).toBe(false);
+  });
+
+  it('a second Ctrl-C stops at once with exit code 130', async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-ctrl-c-twice-'));
+    // Scratch CNN epochs take seconds: the first Ctrl-C alone would wait for the epoch's end.
+    const args = ['train', '--experiment', 'scratch', '--size', '64', '--epochs', '3', '--batch-size', '32', '--backend', 'wasm', '--workdir', 'ws'];
+    const { code, stderr } = await interruptWhen(args, cwd, /^training scratch_cnn on/m, new RegExp(FIRST_CTRL_C.replace(/[()]/g, '\\$&')));
+    expect(code, stderr).toBe(130);
+    expect(stderr).not.toMatch(/interrupted: training stopped/);
+    expect(artifactsOf(cwd, 'train')).toEqual([]);
   });
 });

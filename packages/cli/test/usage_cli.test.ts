@@ -1,5 +1,6 @@
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import os from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import os, { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './run_cli.ts';
@@ -34,6 +35,14 @@ describe('options are checked before any work', () => {
     expectRejectedBeforeWork(['train', '--experiment', 'best', '--weights', 'missing.h5'], /^error: weights file not found: .*missing\.h5$/);
   });
 
+  it('an explicit --patience without a validation split is refused', () => {
+    expectRejectedBeforeWork(['train', '--experiment', 'best', '--split', '0.8,0,0.2', '--patience', '5'], /^error: early stopping needs a validation split: --patience 5 with --split 0\.8,0,0\.2$/);
+  });
+
+  it('an empty --data is refused, not taken for the demo set', () => {
+    expectRejectedBeforeWork(['ingest', '--data', ''], /^error: --data is empty: give a folder with one sub-folder of images per class$/);
+  });
+
   it('a backend that cannot load says which and what to use instead', () => {
     const cwd = tmp();
     const result = runCli(['evaluate', '--model', 'm', '--data', 'd', '--backend', 'tensorflow'], cwd);
@@ -60,5 +69,81 @@ describe('inspect', () => {
     const notArrow = runCli(['inspect', 'ws/demo-data/flowers/rose/rose_000.png'], cwd);
     expect(notArrow.status).toBe(1);
     expect(notArrow.stderr).toMatch(/^error: .*rose_000\.png is not an Arrow IPC file/);
+  });
+});
+
+describe('locks', () => {
+  it('an ownerless lock (left by a full disk) is taken over after a few seconds, saying so while waiting', () => {
+    const cwd = tmp();
+    expect(runCli(['ingest', '--workdir', 'ws'], cwd).status).toBe(0);
+    const stageDir = path.join(cwd, 'ws', 'artifacts', 'ingest');
+    const key = readdirSync(stageDir).find((d) => !d.startsWith('.') && !d.endsWith('.lock'))!;
+    rmSync(path.join(stageDir, key), { recursive: true });
+    // As `mkdir -p WD/artifacts/ingest/KEY.lock && : > WD/artifacts/ingest/KEY.lock/owner` leaves it.
+    mkdirSync(path.join(stageDir, `${key}.lock`));
+    writeFileSync(path.join(stageDir, `${key}.lock`, 'owner'), '');
+    const rerun = runCli(['ingest', '--workdir', 'ws'], cwd);
+    expect(rerun.status, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toContain(`waiting for ingest ${key}: ${path.join(stageDir, `${key}.lock`)} is held by nobody (no readable owner file`);
+    expect(readdirSync(stageDir).sort()).toEqual([key]);
+  }, 60_000);
+});
+
+describe('gc', () => {
+  it('clears stale locks (no owner for a while, or a dead owner) and keeps live ones', () => {
+    const cwd = tmp();
+    const plant = (dir: string, owner: string): void => {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, 'owner'), owner);
+      const longAgo = new Date(Date.now() - 60_000);
+      utimesSync(path.join(dir, 'owner'), longAgo, longAgo);
+      utimesSync(dir, longAgo, longAgo);
+    };
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim();
+    plant(path.join(cwd, 'ws', 'artifacts', 'ingest', 'aaaa.lock'), '');
+    plant(path.join(cwd, 'ws', 'runs', '.r.lock'), `${dead}@${hostname()}`);
+    plant(path.join(cwd, 'ws', 'artifacts', 'train', 'bbbb.lock'), `${process.pid}@${hostname()}`);
+    const gc = runCli(['gc', '--workdir', 'ws'], cwd);
+    expect(gc.status, gc.stderr).toBe(0);
+    expect(gc.stderr.trim().split('\n').sort()).toEqual(['removed ingest/aaaa.lock', 'removed runs/.r.lock']);
+    expect(existsSync(path.join(cwd, 'ws', 'artifacts', 'ingest', 'aaaa.lock'))).toBe(false);
+    expect(existsSync(path.join(cwd, 'ws', 'runs', '.r.lock'))).toBe(false);
+    expect(existsSync(path.join(cwd, 'ws', 'artifacts', 'train', 'bbbb.lock'))).toBe(true);
+  });
+});
+
+describe('--config', () => {
+  const withConfig = (config: object): string => {
+    const cwd = tmp();
+    writeFileSync(path.join(cwd, 'config.json'), JSON.stringify(config));
+    return cwd;
+  };
+
+  it('refuses an unknown key, naming it and the nearest known key', () => {
+    for (const [command, key, nearest] of [['ingest', 'splitt', 'split'], ['train', 'epoch', 'epochs'], ['train', 'learning-rate', 'lr'], ['all', 'warmupEpoch', 'warmupEpochs']] as const) {
+      const cwd = withConfig({ [key]: 1 });
+      const result = runCli([command, '--config', 'config.json', '--workdir', 'ws'], cwd);
+      expect(result.status, result.stderr).toBe(1);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr.trim()).toMatch(new RegExp(`^error: unknown key '${key}' in config .*config\\.json: did you mean '${nearest}'\\? \\(keys are the long options of '${command}'\\)$`));
+      expect(existsSync(path.join(cwd, 'ws'))).toBe(false);
+    }
+  });
+
+  it('takes snake_case spellings of known keys (Keras style)', () => {
+    const cwd = withConfig({ max_pixels: 0 });
+    const result = runCli(['ingest', '--config', 'config.json', '--workdir', 'ws'], cwd);
+    expect(result.status, result.stderr).toBe(1);
+    expect(result.stderr.trim()).toMatch(/^error: --max-pixels must be/);
+    const train = runCli(['train', '--config', 'config.json', '--workdir', 'ws'], withConfig({ warmup_epochs: 50, epochs: 3 }));
+    expect(train.stderr.trim()).toBe('error: --warmup-epochs must be less than --epochs (3), got 50');
+  });
+
+  it('refuses a --patience it gives when there is no validation split', () => {
+    const cwd = withConfig({ patience: 4, split: '0.8,0,0.2' });
+    const result = runCli(['all', '--config', 'config.json', '--workdir', 'ws'], cwd);
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe('error: early stopping needs a validation split: --patience 4 with --split 0.8,0,0.2');
+    expect(existsSync(path.join(cwd, 'ws'))).toBe(false);
   });
 });

@@ -21,6 +21,7 @@ import {
   type TypeMap,
 } from 'apache-arrow';
 import { fsyncPath } from './atomic.ts';
+import { writeFailure } from './disk.ts';
 
 export { DataType, Field, FixedSizeList, Float32, Int32, Schema, Uint8, Utf8, RecordBatch, type Table };
 
@@ -73,6 +74,8 @@ export class ArrowFileSink {
       out.on('finish', resolve);
       out.on('error', reject);
     });
+    // A write error (a full disk) is reported by close(), not as an unhandled rejection.
+    this.done.catch(() => undefined);
     this.writer.pipe(out);
     this.writer.reset(undefined, schema);
   }
@@ -84,14 +87,20 @@ export class ArrowFileSink {
 
   async close(): Promise<void> {
     this.writer.finish();
-    await this.done;
-    await fsyncPath(this.temp);
-    await rename(this.temp, this.file);
+    try {
+      await this.done;
+      await fsyncPath(this.temp);
+      await rename(this.temp, this.file);
+    } catch (error) {
+      throw writeFailure(error, this.file);
+    }
   }
 
   /** Drops the file on failure. */
   async abort(): Promise<void> {
-    this.writer.abort();
+    // Ends the file and deletes it: writer.abort() leaves the stream unsettled and rejects a
+    // promise nobody handles.
+    this.writer.finish();
     await this.done.catch(() => undefined);
     await rm(this.temp, { force: true });
   }

@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { replaceDirectory, fsyncPath, writeFileAtomic } from './atomic.ts';
 import { canonicalJson, sha256File, sha256Hex } from './hash.ts';
+import { runStageInterruptibly, stopIfInterrupted } from './interrupt.ts';
 import { acquireLock } from './lock.ts';
 import type { Logger } from './log.ts';
 
@@ -137,9 +138,19 @@ export interface RunStageOptions {
 /**
  * Runs a stage unless its artifact is cached. Under a per-key lock, the producer writes into a
  * partial directory; the manifest is written last and the directory renamed into place, so a
- * stage killed at any point leaves nothing a later run would take for complete.
+ * stage killed at any point leaves nothing a later run would take for complete. Interrupted
+ * (see runInterruptibly), it stops at its next safe point, or does not start.
  */
-export async function runStage(
+export function runStage(
+  workspace: Workspace,
+  spec: StageSpec,
+  produce: (context: StageContext) => Promise<StageResult>,
+  options: RunStageOptions,
+): Promise<Artifact> {
+  return runStageInterruptibly(spec.stage, () => reuseOrProduce(workspace, spec, produce, options));
+}
+
+async function reuseOrProduce(
   workspace: Workspace,
   spec: StageSpec,
   produce: (context: StageContext) => Promise<StageResult>,
@@ -147,9 +158,8 @@ export async function runStage(
 ): Promise<Artifact> {
   const key = stageKey(spec);
   const { log } = options;
-  const lock = await acquireLock(path.join(workspace.artifactsDir, spec.stage, `${key}.lock`), (owner) =>
-    log.info(`waiting for ${spec.stage} ${key}: another pipeline process (${owner}) is producing it`),
-  );
+  stopIfInterrupted('before it started');
+  const lock = await acquireLock(path.join(workspace.artifactsDir, spec.stage, `${key}.lock`), { log, what: `${spec.stage} ${key}` });
   try {
     if (!options.force) {
       const existing = await workspace.findArtifact(spec.stage, key);

@@ -1,5 +1,6 @@
 import { open, rename, rm, mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFailure } from './disk.ts';
 
 /** Flushes a file or directory entry to disk, so a rename that follows survives a crash. */
 export async function fsyncPath(target: string): Promise<void> {
@@ -26,7 +27,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await rename(temp, file);
   } catch (error) {
     await rm(temp, { force: true });
-    throw error;
+    throw writeFailure(error, file);
   }
 }
 

@@ -22,3 +22,9 @@ export function formatBytes(bytes: number): string {
   }
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
+
+/** A failed write as the user should see it: ENOSPC names the file and says the disk is full. */
+export function writeFailure(error: unknown, file: string): unknown {
+  if ((error as NodeJS.ErrnoException | undefined)?.code !== 'ENOSPC') return error;
+  return new UserError(`cannot write ${file}: the disk is full (ENOSPC); free some space (pnpm pipeline gc removes unused artifacts) and rerun`);
+}

@@ -2,7 +2,7 @@ export { createRandom, seedFrom, shuffleInPlace, type Random } from './random.ts
 export { UserError, InterruptedError, errorMessage } from './errors.ts';
 export { sha256Hex, sha256File, canonicalJson, packageCodeVersion } from './hash.ts';
 export { writeFileAtomic, writeDirectoryAtomic, replaceDirectory, fsyncPath } from './atomic.ts';
-export { acquireLock, type Lock } from './lock.ts';
+export { acquireLock, clearStaleLock, type Lock, type LockWait } from './lock.ts';
 export { stderrLogger, memoryLogger, startProgress, type Logger, type Progress } from './log.ts';
 export { ensureFreeSpace, formatBytes } from './disk.ts';
 export {
@@ -19,6 +19,7 @@ export {
   type RunStageOptions,
 } from './artifacts.ts';
 export { commitRun, readRun, listRuns, runDir, defaultRunName, validateRunName, RUN_FILE, type RunRecord } from './runs.ts';
+export { runInterruptibly } from './interrupt.ts';
 export { createPool, mapOrdered, defaultWorkerCount, Piscina, type PoolOptions } from './pool.ts';
 export * from './arrow_io.ts';
 export { flagName, toNumber, toPositive, toInt, toFraction, toChoice, toBool } from './option_values.ts';

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import { stopIfInterrupted } from './interrupt.ts';
 
 export { Piscina };
 
@@ -41,7 +42,8 @@ export function createPool(workerUrl: URL, workers: number, { workerData, tasksP
 
 /**
  * Runs `task(item)` for each item on the pool with bounded concurrency and hands results to
- * `onResult` in input order, so outputs are deterministic whatever the scheduling.
+ * `onResult` in input order, so outputs are deterministic whatever the scheduling. Between two
+ * results it stops once interrupted (see runInterruptibly); tasks in flight are abandoned.
  */
 export async function mapOrdered<T, R>(
   items: readonly T[],
@@ -62,6 +64,7 @@ export async function mapOrdered<T, R>(
   };
   launch();
   for (let index = 0; index < items.length; index++) {
+    stopIfInterrupted(`after ${index} of ${items.length} items`);
     const result = await pending.get(index)!;
     pending.delete(index);
     launch();

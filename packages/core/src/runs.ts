@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Workspace } from './artifacts.ts';
@@ -26,9 +27,13 @@ export interface RunRecord {
 export const RUN_FILE = 'run.json';
 const RUN_NAME = /^[\w.@+-][\w.@+ -]*$/u;
 
+/**
+ * `<experiment>-<UTC time to the millisecond>-<random>`, e.g. best-20260101-120000.123Z-3fa9c2:
+ * sorts by time, and two runs started at once still get different names (and records).
+ */
 export function defaultRunName(experiment: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
-  return `${experiment}-${stamp}`;
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-');
+  return `${experiment}-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
 export function validateRunName(name: string): string {
@@ -53,9 +58,7 @@ export async function commitRun(
   log: Logger,
 ): Promise<RunRecord> {
   validateRunName(name);
-  const lock = await acquireLock(path.join(workspace.runsDir, `.${name}.lock`), (owner) =>
-    log.info(`waiting for run '${name}': another pipeline process (${owner}) is writing it`),
-  );
+  const lock = await acquireLock(path.join(workspace.runsDir, `.${name}.lock`), { log, what: `run '${name}'` });
   const partial = path.join(workspace.runsDir, `.partial-${name}-${process.pid}`);
   try {
     await rm(partial, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { openArrowFile } from '../src/index.ts';
+import { ArrowFileSink, Field, Int32, int32Column, makeRecordBatch, openArrowFile, Schema } from '../src/index.ts';
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'core-arrow-io-'));
 
@@ -41,5 +41,14 @@ describe('openArrowFile', () => {
     await expect(openArrowFile(text)).rejects.toThrow();
     expect(openPaths()).not.toContain(stream);
     expect(openPaths()).not.toContain(text);
+  });
+
+  it('an aborted sink settles and leaves no file', async () => {
+    const dir = tmp();
+    const schema = new Schema([new Field('n', new Int32(), false)]);
+    const sink = new ArrowFileSink(path.join(dir, 'x.arrow'), schema);
+    sink.write(makeRecordBatch(schema, [int32Column(Int32Array.from({ length: 10 }, (_, i) => i))]));
+    await sink.abort();
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

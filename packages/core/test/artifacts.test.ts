@@ -1,10 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acquireLock, commitRun, memoryLogger, readRun, runStage, stageKey, Workspace, type StageSpec } from '../src/index.ts';
+import { commitRun, defaultRunName, memoryLogger, readRun, runStage, stageKey, validateRunName, Workspace, type StageSpec } from '../src/index.ts';
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'core-artifacts-'));
 const spec = (params: unknown): StageSpec => ({ stage: 'demo', codeVersion: 'v1', params, inputs: { data: 'abc' } });
@@ -77,33 +75,6 @@ describe('runStage', () => {
   });
 });
 
-describe('locks', () => {
-  it('take over a lock whose owner died', async () => {
-    const dir = path.join(tmp(), 'x.lock');
-    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
-    mkdirSync(dir);
-    writeFileSync(path.join(dir, 'owner'), `${dead.stdout.trim()}@${hostname()}`);
-    const lock = await acquireLock(dir);
-    expect(readFileSync(path.join(dir, 'owner'), 'utf8')).toBe(`${process.pid}@${hostname()}`);
-    await lock.release();
-    expect(existsSync(dir)).toBe(false);
-  });
-
-  it('make a second taker wait until the first releases', async () => {
-    const dir = path.join(tmp(), 'y.lock');
-    const first = await acquireLock(dir);
-    const order: string[] = [];
-    let waited = false;
-    const second = acquireLock(dir, () => (waited = true)).then((lock) => (order.push('second'), lock));
-    await new Promise((r) => setTimeout(r, 300));
-    order.push('first releases');
-    await first.release();
-    await (await second).release();
-    expect(waited).toBe(true);
-    expect(order).toEqual(['first releases', 'second']);
-  });
-});
-
 describe('runs', () => {
   it('replace a run only when the new one succeeds', async () => {
     const workspace = new Workspace(tmp());
@@ -120,5 +91,13 @@ describe('runs', () => {
     expect(log.lines).toContain("replaced the earlier run 'r'");
     expect(readdirSync(workspace.runsDir).filter((e) => e !== 'r' && !e.endsWith('.lock'))).toEqual([]);
     await expect(commitRun(workspace, '../evil', record(1), log)).rejects.toThrow(/invalid run name/);
+  });
+
+  it('get default names that differ even when started in the same millisecond, and sort by time', () => {
+    const now = new Date('2026-01-01T12:00:00.123Z');
+    const names = Array.from({ length: 20 }, () => defaultRunName('best', now));
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of names) expect(validateRunName(name)).toMatch(/^best-20260101-120000\.123Z-[0-9a-f]{6}$/);
+    expect(defaultRunName('best', new Date('2026-01-01T12:00:00.124Z')) > names[0]!).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createPool, mapOrdered } from '../src/index.ts';
+import { createPool, mapOrdered, memoryLogger, runInterruptibly, runStage, Workspace } from '../src/index.ts';
 
 /**
  * A worker (plain JS, written by the test) whose task waits `ms` and answers the thread id and
@@ -68,5 +68,26 @@ describe('mapOrdered', () => {
       },
     );
     expect(seen).toEqual(delays.map((_, i) => [i, i * 10]));
+  });
+
+  it('stops between two results once interrupted, and no stage starts after that', async () => {
+    const controller = new AbortController();
+    const handed: number[] = [];
+    const started: number[] = [];
+    const items = Array.from({ length: 20 }, (_, i) => i);
+    const workspace = new Workspace(mkdtempSync(path.join(os.tmpdir(), 'core-pool-stage-')));
+    const stage = (name: string) =>
+      runStage(workspace, { stage: name, codeVersion: 'v1', params: {}, inputs: {} }, async () => {
+        await mapOrdered(items, 2, async (item) => (started.push(item), item), (item) => {
+          handed.push(item);
+          if (item === 2) controller.abort();
+        });
+        return {};
+      }, { log: memoryLogger() });
+    await expect(runInterruptibly(controller.signal, () => stage('ingest'))).rejects.toThrow('interrupted: ingest stopped after 3 of 20 items; nothing unfinished is kept');
+    expect(handed).toEqual([0, 1, 2]);
+    expect(started.length).toBeLessThan(items.length);
+    await expect(runInterruptibly(controller.signal, () => stage('augment'))).rejects.toThrow('interrupted: augment stopped before it started; nothing unfinished is kept');
+    expect(await workspace.listArtifacts()).toEqual([]);
   });
 });

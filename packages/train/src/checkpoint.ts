@@ -1,9 +1,10 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { UserError, writeFileAtomic } from '@flowers/core';
+import { canonicalJson, errorMessage, flagName, UserError, writeFileAtomic } from '@flowers/core';
 import { fileIOHandler } from '@flowers/core/tf';
 import type { TrainingOptimizer } from './optim/optimizers.ts';
+import type { TrainConfig } from './presets.ts';
 
 /** One line of history.json. */
 export interface EpochRecord {
@@ -29,6 +30,40 @@ export interface CheckpointState {
   hasBestWeights: boolean;
 }
 
+/** The training data's shape that a checkpoint must match besides the options. */
+export interface TrainDataShape {
+  rows: number;
+  steps: number;
+}
+
+/** What a checkpoint must match to be resumed: the training options and the data's shape. */
+export function checkpointFingerprint(config: TrainConfig, data: TrainDataShape): string {
+  return canonicalJson({ config, rows: data.rows, steps: data.steps });
+}
+
+/**
+ * How a checkpoint's options differ from `config` (and its data from `data`, when given), as
+ * `--lr was 0.002, now 0.001`.
+ */
+export function fingerprintChanges(fingerprint: string, config: TrainConfig, data?: TrainDataShape): string[] {
+  const saved = JSON.parse(fingerprint) as { config: Record<string, unknown> } & Partial<TrainDataShape>;
+  const changes = Object.entries(config)
+    .filter(([key, value]) => canonicalJson(saved.config[key]) !== canonicalJson(value))
+    .map(([key, value]) => `${flagName(key)} was ${String(saved.config[key])}, now ${String(value)}`);
+  if (data && saved.rows !== data.rows) changes.push(`training rows were ${saved.rows}, now ${data.rows}`);
+  else if (data && saved.steps !== data.steps) changes.push(`steps per epoch were ${saved.steps}, now ${data.steps}`);
+  return changes;
+}
+
+/** Reads a part of a checkpoint; whatever goes wrong (truncated, bad JSON, wrong sizes) means it is damaged. */
+async function readCheckpointPart<T>(file: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    throw new UserError(`checkpoint ${file} is damaged (${errorMessage(error).split('\n')[0]}): rerun without --resume`);
+  }
+}
+
 const POINTER_FILE = 'latest.json';
 const MAGIC = 'FLTENSORS1';
 
@@ -52,19 +87,22 @@ async function writeTensorFile(file: string, tensors: readonly tf.Tensor[]): Pro
   await writeFileAtomic(file, out);
 }
 
-async function readTensorFile(file: string): Promise<tf.Tensor[]> {
-  const bytes = await readFile(file);
-  if (bytes.toString('latin1', 0, MAGIC.length) !== MAGIC) throw new UserError(`checkpoint file ${file} is damaged (bad header)`);
-  const headerLength = bytes.readUInt32LE(MAGIC.length);
-  const { shapes } = JSON.parse(bytes.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + headerLength)) as { shapes: number[][] };
-  const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + MAGIC.length + 4 + headerLength, bytes.byteOffset + bytes.byteLength));
-  let at = 0;
-  return shapes.map((shape) => {
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (at + size > data.length) throw new UserError(`checkpoint file ${file} is damaged (truncated)`);
-    const tensor = tf.tensor(data.subarray(at, at + size), shape, 'float32');
-    at += size;
-    return tensor;
+function readTensorFile(file: string): Promise<tf.Tensor[]> {
+  return readCheckpointPart(file, async () => {
+    const bytes = await readFile(file);
+    if (bytes.toString('latin1', 0, MAGIC.length) !== MAGIC) throw new Error('bad header');
+    const headerLength = bytes.readUInt32LE(MAGIC.length);
+    const { shapes } = JSON.parse(bytes.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + headerLength)) as { shapes: number[][] };
+    const start = MAGIC.length + 4 + headerLength;
+    const sizes = shapes.map((shape) => shape.reduce((a, b) => a * b, 1));
+    if (sizes.reduce((a, b) => a + b, 0) * 4 !== bytes.byteLength - start) throw new Error('truncated');
+    const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + bytes.byteLength));
+    let at = 0;
+    return shapes.map((shape, i) => {
+      const tensor = tf.tensor(data.subarray(at, at + sizes[i]!), shape, 'float32');
+      at += sizes[i]!;
+      return tensor;
+    });
   });
 }
 
@@ -97,15 +135,16 @@ export async function writeCheckpoint(dir: string, { model, optimizer, state, be
 
 /** The latest checkpoint's state, or undefined when `dir` holds none. */
 export async function readCheckpointState(dir: string): Promise<{ state: CheckpointState; epochDir: string } | undefined> {
-  let pointer: { dir: string };
-  try {
-    pointer = JSON.parse(await readFile(path.join(dir, POINTER_FILE), 'utf8')) as { dir: string };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new UserError(`checkpoint pointer ${path.join(dir, POINTER_FILE)} is damaged: ${(error as Error).message}`);
-  }
+  const pointerFile = path.join(dir, POINTER_FILE);
+  const text = await readFile(pointerFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (text === undefined) return undefined;
+  const pointer = await readCheckpointPart(pointerFile, async () => JSON.parse(text) as { dir: string });
   const epochDir = path.join(dir, pointer.dir);
-  const state = JSON.parse(await readFile(path.join(epochDir, 'state.json'), 'utf8')) as CheckpointState;
+  const stateFile = path.join(epochDir, 'state.json');
+  const state = await readCheckpointPart(stateFile, async () => JSON.parse(await readFile(stateFile, 'utf8')) as CheckpointState);
   return { state, epochDir };
 }
 
@@ -116,14 +155,18 @@ export async function restoreCheckpoint(
   optimizer: TrainingOptimizer,
   state: CheckpointState,
 ): Promise<tf.Tensor[] | undefined> {
-  const artifacts = await fileIOHandler(path.join(epochDir, 'model')).load();
-  const specs = artifacts.weightSpecs ?? [];
-  if (specs.length !== model.weights.length) {
-    throw new UserError(`checkpoint ${epochDir} holds ${specs.length} weights, the model has ${model.weights.length}: rerun without --resume`);
-  }
-  const named = tf.io.decodeWeights(artifacts.weightData!, specs);
-  model.setWeights(specs.map((spec) => named[spec.name]!));
-  tf.dispose(Object.values(named));
+  const modelDir = path.join(epochDir, 'model');
+  await readCheckpointPart(modelDir, async () => {
+    const artifacts = await fileIOHandler(modelDir).load();
+    const specs = artifacts.weightSpecs ?? [];
+    if (specs.length !== model.weights.length) throw new Error(`it holds ${specs.length} weights, the model has ${model.weights.length}`);
+    const named = tf.io.decodeWeights(artifacts.weightData!, specs);
+    try {
+      model.setWeights(specs.map((spec) => named[spec.name]!));
+    } finally {
+      tf.dispose(Object.values(named));
+    }
+  });
   const slots = await readTensorFile(path.join(epochDir, 'optimizer.bin'));
   optimizer.restore(state.iterations, slots);
   tf.dispose(slots);

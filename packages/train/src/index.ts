@@ -17,10 +17,11 @@ export {
 export { buildClassifier, minInputSize, type ClassifierInput } from './models/index.ts';
 export { ArrowBatchSource, type ArrowBatchSourceOptions, type Batch } from './data/arrow_batches.ts';
 export { trainClassifier, type TrainClassifierOptions, type TrainClassifierResult } from './loop.ts';
-export type { EpochRecord } from './checkpoint.ts';
+export { fingerprintChanges, readCheckpointState, type EpochRecord } from './checkpoint.ts';
 export { predictProbabilities, accuracyOf, type Predictions } from './predict.ts';
 export {
   produceTrain,
+  CHECKPOINT_DIR,
   MODEL_DIR,
   PIPELINE_MODEL_FILE,
   HISTORY_FILE,

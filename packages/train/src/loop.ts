@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
-import { canonicalJson, InterruptedError, UserError, writeFileAtomic, type Logger } from '@flowers/core';
-import { readCheckpointState, restoreCheckpoint, writeCheckpoint, type CheckpointState, type EpochRecord } from './checkpoint.ts';
+import { InterruptedError, UserError, writeFileAtomic, type Logger } from '@flowers/core';
+import { checkpointFingerprint, fingerprintChanges, readCheckpointState, restoreCheckpoint, writeCheckpoint, type CheckpointState, type EpochRecord } from './checkpoint.ts';
 import type { ArrowBatchSource } from './data/arrow_batches.ts';
 import { createTfjsEngine, type TrainingEngine } from './engines/index.ts';
 import { categoricalCrossentropy, countCorrect } from './loss.ts';
@@ -68,11 +68,6 @@ function epochLine(record: EpochRecord, epochs: number): string {
   );
 }
 
-/** The training options that must not change between a checkpoint and its resumption. */
-function fingerprintOf(config: TrainConfig, train: ArrowBatchSource): string {
-  return canonicalJson({ config, rows: train.numRows, steps: train.stepsPerEpoch });
-}
-
 /**
  * Trains `model` with a custom loop: per-step learning rate from the schedule, dropout masks and
  * shuffles drawn from (seed, epoch, step) so a resumed run ends with the same weights as an
@@ -92,7 +87,8 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
     totalSteps: config.epochs * stepsPerEpoch,
     warmupSteps: config.warmupEpochs * stepsPerEpoch,
   };
-  const fingerprint = fingerprintOf(config, train);
+  const dataShape = { rows: train.numRows, steps: train.stepsPerEpoch };
+  const fingerprint = checkpointFingerprint(config, dataShape);
 
   let state: CheckpointState = { epoch: 0, fingerprint, history: [], iterations: 0, bestEpoch: 0, hasBestWeights: false };
   let bestWeights: tf.Tensor[] | undefined;
@@ -101,7 +97,8 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
     const saved = options.resume ? await readCheckpointState(checkpointDir) : undefined;
     if (saved) {
       if (saved.state.fingerprint !== fingerprint) {
-        throw new UserError(`the checkpoint in ${checkpointDir} was made with other training options or data: rerun without --resume`);
+        const changes = fingerprintChanges(saved.state.fingerprint, config, dataShape).join('; ');
+        throw new UserError(`the checkpoint in ${checkpointDir} was made with other training options or data (${changes}): rerun without --resume`);
       }
       bestWeights = await restoreCheckpoint(saved.epochDir, model, optimizer, saved.state);
       engine.load();

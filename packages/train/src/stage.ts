@@ -59,7 +59,7 @@ export const MODEL_DIR = 'model';
 export const PIPELINE_MODEL_FILE = 'pipeline-model.json';
 export const HISTORY_FILE = TRAIN_HISTORY_FILE;
 export const PREDICTIONS_FILE = TRAIN_PREDICTIONS_FILE;
-const CHECKPOINT_DIR = 'checkpoint';
+export const CHECKPOINT_DIR = 'checkpoint';
 
 async function writePredictions(file: string, classes: readonly string[], predictions: Predictions): Promise<void> {
   const schema = new Schema(
@@ -115,6 +115,10 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
     const test = await ArrowBatchSource.open(options.testFile, { role: 'eval', batchSize: config.batchSize, rescale: config.rescale });
     sources.push(test);
     checkCompatible(config, train, [validation, test]);
+    // Given train/ and test/ folders without validation/: the split fractions could not tell.
+    if (config.patience > 0 && validation.numRows === 0) {
+      throw new UserError(`early stopping needs a validation split: ${validation.file} has no rows; pass --patience 0`);
+    }
     const model = buildClassifier(config, { inputShape: train.rowShape, numClasses: train.classes.length, ...(options.baseTop ? { baseTop: options.baseTop } : {}) });
     const engine = options.backend
       ? await createTrainingEngine(model, config, { backend: options.backend, ...(options.threads === undefined ? {} : { threads: options.threads }), labelCounts: train.labelCounts, log })

@@ -171,6 +171,22 @@ describe('trainClassifier', () => {
     const changed = { ...config, lr: 1e-4 };
     await expect(
       trainClassifier({ model: buildClassifier(changed, { inputShape: [6], numClasses: 3 }), ...data, config: changed, checkpointDir, resume: true, log: memoryLogger() }),
-    ).rejects.toThrow(`the checkpoint in ${checkpointDir} was made with other training options or data: rerun without --resume`);
+    ).rejects.toThrow(`the checkpoint in ${checkpointDir} was made with other training options or data (--lr was 0.003, now 0.0001): rerun without --resume`);
+  });
+
+  it('refuses a damaged checkpoint in one line naming the file', async () => {
+    const config = configWith({ epochs: 1, warmupEpochs: 0 });
+    const data = await sources(config);
+    const checkpointDir = tempDir('ckpt-damaged');
+    await trainClassifier({ model: buildClassifier(config, { inputShape: [6], numClasses: 3 }), ...data, config, checkpointDir, resume: false, log: memoryLogger() });
+    const epochDir = path.join(checkpointDir, 'epoch-0001');
+    const resume = () => trainClassifier({ model: buildClassifier(config, { inputShape: [6], numClasses: 3 }), ...data, config, checkpointDir, resume: true, log: memoryLogger() });
+    const truncate = (file: string): void => fs.truncateSync(file, fs.statSync(file).size - 3);
+    truncate(path.join(epochDir, 'optimizer.bin'));
+    await expect(resume()).rejects.toThrow(new RegExp(`^checkpoint ${path.join(epochDir, 'optimizer.bin')} is damaged \\(.+\\): rerun without --resume$`));
+    truncate(path.join(epochDir, 'model', 'weights.bin'));
+    await expect(resume()).rejects.toThrow(new RegExp(`^checkpoint ${path.join(epochDir, 'model')} is damaged \\(.+\\): rerun without --resume$`));
+    fs.writeFileSync(path.join(epochDir, 'state.json'), '{"epoch": 1, "fing');
+    await expect(resume()).rejects.toThrow(new RegExp(`^checkpoint ${path.join(epochDir, 'state.json')} is damaged \\(.+\\): rerun without --resume$`));
   });
 });

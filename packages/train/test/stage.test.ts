@@ -29,6 +29,17 @@ async function writeHalvesSplits(dir: string): Promise<{ train: string; validati
 }
 
 describe('produceTrain', () => {
+  it('refuses early stopping when the validation file has no rows, naming it', async () => {
+    await selectBackend('cpu');
+    const dir = tempDir('stage-no-validation');
+    const files = await writeSeparableSplits(dir, { rows: 30 });
+    await writeRowsFile(files.validation, { labels: new Int32Array(0), values: new Float32Array(0), views: new Int32Array(0), rowShape: [6], classes: ['class0', 'class1', 'class2'], rowsPerBatch: 10, split: 'validation' });
+    const config = resolveTrainConfig({ input: 'features', head: 'gap_linear', epochs: 4, batchSize: 16, patience: 2 });
+    await expect(
+      produceTrain({ outDir: tempDir('stage-out'), trainFile: files.train, validationFile: files.validation, testFile: files.test, config, resume: false, log: memoryLogger(), modelMeta: {} }),
+    ).rejects.toThrow(`early stopping needs a validation split: ${files.validation} has no rows; pass --patience 0`);
+  });
+
   it('trains a features head and writes model, pipeline-model.json, history and test predictions', async () => {
     await selectBackend('cpu');
     const files = await writeSeparableSplits(tempDir('stage-data'), { rows: 120 });

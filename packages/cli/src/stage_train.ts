@@ -43,6 +43,7 @@ export function addTrainOptions(command: Command): Command {
     .option('--patience <n>', 'early stopping: epochs without a better val_loss (0 = off); restores the best weights')
     .option('--class-weights', 'weight classes by inverse frequency')
     .option('--no-class-weights', 'no class weights')
+    .option('--epoch-views <n>', "training rows per epoch: 1 (one augmented view of each photo, as Keras' generators) or all (every view)")
     .option('--rescale <r>', "input scale factor, e.g. '1/255' for pixels")
     .option('--resume', 'continue an interrupted training from its last checkpoint');
 }
@@ -66,6 +67,9 @@ export function featuresValuesFor(values: OptionValues): OptionValues {
 export function trainConfigFrom(values: OptionValues, seed: number): TrainConfig {
   const config = resolveTrainConfig({ ...values, seed });
   const size = toInt(values.size, 'size');
+  if (config.epochViews === 1 && toInt(values.views, 'views', 0) === 0) {
+    throw new UserError('--epoch-views 1 takes one augmented view of each photo per epoch, but --views is 0: add --views K or use --epoch-views all');
+  }
   if (config.input === 'pixels' && size < minInputSize(config.head)) {
     throw new UserError(`--size ${size} is too small for --head ${config.head}: it needs at least ${minInputSize(config.head)} pixels`);
   }

@@ -43,6 +43,11 @@ describe('options are checked before any work', () => {
     expectRejectedBeforeWork(['ingest', '--data', ''], /^error: --data is empty: give a folder with one sub-folder of images per class$/);
   });
 
+  it('one augmented view per epoch needs augmented views, and --epoch-views takes 1 or all', () => {
+    expectRejectedBeforeWork(['train', '--experiment', 'scratch-aug', '--views', '0'], /^error: --epoch-views 1 takes one augmented view of each photo per epoch, but --views is 0: add --views K or use --epoch-views all$/);
+    expectRejectedBeforeWork(['train', '--experiment', 'scratch', '--epoch-views', '2'], /^error: --epoch-views must be 1 \(one augmented view of each photo per epoch\) or all, got '2'$/);
+  });
+
   it('a backend that cannot load says which and what to use instead', () => {
     const cwd = tmp();
     const result = runCli(['evaluate', '--model', 'm', '--data', 'd', '--backend', 'tensorflow'], cwd);

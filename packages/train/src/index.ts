@@ -15,7 +15,7 @@ export {
   type TrainConfig,
 } from './presets.ts';
 export { buildClassifier, minInputSize, type ClassifierInput } from './models/index.ts';
-export { ArrowBatchSource, type ArrowBatchSourceOptions, type Batch } from './data/arrow_batches.ts';
+export { ArrowBatchSource, type ArrowBatchSourceOptions, type Batch, type EpochViews } from './data/arrow_batches.ts';
 export { trainClassifier, type TrainClassifierOptions, type TrainClassifierResult } from './loop.ts';
 export { fingerprintChanges, readCheckpointState, type EpochRecord } from './checkpoint.ts';
 export { predictProbabilities, accuracyOf, type Predictions } from './predict.ts';

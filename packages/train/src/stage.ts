@@ -107,7 +107,7 @@ function checkCompatible(config: TrainConfig, train: ArrowBatchSource, others: A
 export async function produceTrain(options: ProduceTrainOptions): Promise<ProduceTrainResult> {
   const { outDir, config, log } = options;
   await mkdir(outDir, { recursive: true });
-  const train = await ArrowBatchSource.open(options.trainFile, { role: 'train', batchSize: config.batchSize, rescale: config.rescale, seed: config.seed });
+  const train = await ArrowBatchSource.open(options.trainFile, { role: 'train', batchSize: config.batchSize, rescale: config.rescale, seed: config.seed, epochViews: config.epochViews });
   const sources = [train];
   try {
     const validation = await ArrowBatchSource.open(options.validationFile, { role: 'eval', batchSize: config.batchSize, rescale: config.rescale });

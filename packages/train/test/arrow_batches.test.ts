@@ -119,3 +119,67 @@ describe('ArrowBatchSource (eval)', () => {
     await expect(ArrowBatchSource.open(file, { role: 'train', batchSize: 1 })).rejects.toThrow(`${file}: label_index 5 in record batch 0 is outside the 2 classes`);
   });
 });
+
+describe('one augmented view of each photo per epoch', () => {
+  const PHOTOS = 12;
+  const VIEWS = 4; // view 0 plus 3 augmented views, as the augment stage lays them out
+  const file = path.join(tempDir('epoch-views'), 'train.arrow');
+  const photoOf = (row: number): number => Math.floor(row / VIEWS);
+  // Each row's feature encodes its photo and view: photo * 10 + view.
+  const written = writeRowsFile(file, {
+    labels: Int32Array.from({ length: PHOTOS * VIEWS }, (_, i) => photoOf(i) % 3),
+    views: Int32Array.from({ length: PHOTOS * VIEWS }, (_, i) => i % VIEWS),
+    values: Float32Array.from({ length: PHOTOS * VIEWS }, (_, i) => photoOf(i) * 10 + (i % VIEWS)),
+    rowShape: [1],
+    classes: ['a', 'b', 'c'],
+    rowsPerBatch: 10,
+    sha256: Array.from({ length: PHOTOS * VIEWS }, (_, i) => `photo${photoOf(i)}`),
+  });
+
+  async function viewsByPhoto(source: ArrowBatchSource, epoch: number): Promise<Map<number, number>> {
+    const seen = new Map<number, number>();
+    for await (const batch of source.batches(epoch)) {
+      for (const [value] of batch.x.arraySync() as number[][]) {
+        const photo = Math.floor(value! / 10);
+        expect(seen.has(photo), `photo ${photo} twice in epoch ${epoch}`).toBe(false);
+        seen.set(photo, value! % 10);
+      }
+      tf.dispose([batch.x, batch.y]);
+    }
+    return seen;
+  }
+
+  it('takes every photo once per epoch, never the plain view, each augmented view once in K epochs, in a different order per photo', async () => {
+    await written;
+    const source = await ArrowBatchSource.open(file, { role: 'train', batchSize: 5, seed: 9, epochViews: 1 });
+    expect(source.numRows).toBe(PHOTOS);
+    expect(source.stepsPerEpoch).toBe(3);
+    expect(Array.from(source.labelCounts)).toEqual([4, 4, 4]);
+    const epochs = [];
+    for (let epoch = 1; epoch <= 2 * (VIEWS - 1); epoch++) epochs.push(await viewsByPhoto(source, epoch));
+    for (const views of epochs) {
+      expect(views.size).toBe(PHOTOS);
+      expect([...views.values()].every((view) => view >= 1 && view < VIEWS)).toBe(true);
+    }
+    for (let photo = 0; photo < PHOTOS; photo++) {
+      const firstCycle = epochs.slice(0, VIEWS - 1).map((views) => views.get(photo));
+      expect([...firstCycle].sort()).toEqual([1, 2, 3]);
+      // The cycle repeats with period K.
+      expect(epochs.slice(VIEWS - 1).map((views) => views.get(photo))).toEqual(firstCycle);
+    }
+    // Photos do not all take the same view in an epoch.
+    expect(new Set(epochs[0]!.values()).size).toBeGreaterThan(1);
+    // The same seed gives the same views; another seed other ones.
+    const again = await ArrowBatchSource.open(file, { role: 'train', batchSize: 5, seed: 9, epochViews: 1 });
+    const other = await ArrowBatchSource.open(file, { role: 'train', batchSize: 5, seed: 10, epochViews: 1 });
+    expect(await viewsByPhoto(again, 1)).toEqual(epochs[0]);
+    expect(await viewsByPhoto(other, 1)).not.toEqual(epochs[0]);
+    await Promise.all([source.close(), again.close(), other.close()]);
+  });
+
+  it('refuses a file without augmented views, naming it', async () => {
+    const plain = path.join(tempDir('plain'), 'train.arrow');
+    await writeRowsFile(plain, { labels: Int32Array.from([0, 1]), views: Int32Array.from([0, 0]), values: Float32Array.from([1, 2]), rowShape: [1], classes: ['a', 'b'], rowsPerBatch: 2 });
+    await expect(ArrowBatchSource.open(plain, { role: 'train', batchSize: 5, epochViews: 1 })).rejects.toThrow(`but ${plain} has none (view 0 only)`);
+  });
+});

@@ -29,6 +29,8 @@ export interface RowsSpec {
   classes: string[];
   rowsPerBatch: number;
   split?: string;
+  /** Each row's image id (default: one per row); the views of one photo share it. */
+  sha256?: string[];
 }
 
 /** Writes a pixels (Uint8 values) or features (Float32 values) file as the earlier stages do. */
@@ -51,7 +53,7 @@ export async function writeRowsFile(file: string, spec: RowsSpec): Promise<void>
   const sink = new ArrowFileSink(file, schema);
   for (let start = 0; start < spec.labels.length; start += spec.rowsPerBatch) {
     const end = Math.min(spec.labels.length, start + spec.rowsPerBatch);
-    const ids = Array.from({ length: end - start }, (_, i) => `img${String(start + i).padStart(5, '0')}`);
+    const ids = spec.sha256?.slice(start, end) ?? Array.from({ length: end - start }, (_, i) => `img${String(start + i).padStart(5, '0')}`);
     sink.write(
       makeRecordBatch(schema, [
         utf8Column(ids),

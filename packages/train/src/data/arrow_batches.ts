@@ -15,8 +15,15 @@ export interface Batch {
 
 export interface ArrowBatchSourceOptions {
   batchSize: number;
-  /** 'train': every row (all views), reshuffled each epoch; 'eval': view-0 rows in file order, with ids. */
+  /** 'train': rows as `epochViews` says, reshuffled each epoch; 'eval': view-0 rows in file order, with ids. */
   role: 'train' | 'eval';
+  /**
+   * Training rows per epoch: 'all' takes every view of every photo; 1 takes one augmented view of
+   * each photo, view 1 + p(epoch mod K) for K augmented views and a permutation p drawn per photo
+   * from (seed, sha256), so an epoch is one pass over the photos, as in Keras' flow_from_directory,
+   * and consecutive epochs take different views. Default 'all'.
+   */
+  epochViews?: EpochViews;
   /** Multiplies input values (1/255 for pixels into [0, 1]); default 1. */
   rescale?: number;
   /** Seed of the per-epoch shuffle (train). */
@@ -25,11 +32,15 @@ export interface ArrowBatchSourceOptions {
   shuffleWindow?: number;
 }
 
+export type EpochViews = 1 | 'all';
+
 /** What a scan of the file learned about one record batch, without keeping its data. */
 interface RecordBatchInfo {
   labels: Int32Array;
-  /** Row indices this source uses (all rows, or the view-0 rows). */
+  /** Row indices this source uses (all rows, or the view-0 rows; with one view per epoch, the augmented rows). */
   rows: Int32Array;
+  /** With one view per epoch: for each of `rows`, the epoch (mod K) that takes it. */
+  turns?: Int32Array;
 }
 
 /** A record batch's decoded columns, kept only while its rows are being batched. */
@@ -81,6 +92,8 @@ export class ArrowBatchSource {
     private readonly infos: RecordBatchInfo[],
     private readonly options: ArrowBatchSourceOptions,
     header: { classes: string[]; inputKind: 'pixels' | 'features'; rowShape: number[] },
+    /** With one view per epoch: K, the augmented views per photo. */
+    private readonly augmentedViews?: number,
   ) {
     this.classes = header.classes;
     this.inputKind = header.inputKind;
@@ -91,9 +104,13 @@ export class ArrowBatchSource {
     this.shuffleWindow = Math.max(1, options.shuffleWindow ?? 4);
     this.labelCounts = new Int32Array(header.classes.length);
     let rows = 0;
+    // With one view per epoch, every epoch takes each photo once: count the turn-0 rows.
     for (const info of infos) {
-      rows += info.rows.length;
-      for (const row of info.rows) this.labelCounts[info.labels[row]!]! += 1;
+      info.rows.forEach((row, k) => {
+        if (info.turns !== undefined && info.turns[k] !== 0) return;
+        rows += 1;
+        this.labelCounts[info.labels[row]!]! += 1;
+      });
     }
     this.numRows = rows;
   }
@@ -121,11 +138,47 @@ export class ArrowBatchSource {
         }
         infos.push({ labels, rows });
       }
-      return new ArrowBatchSource(file, arrow, infos, options, header);
+      const augmentedViews = options.role === 'train' && options.epochViews === 1 ? await ArrowBatchSource.assignTurns(file, arrow, infos, options.seed ?? 0) : undefined;
+      return new ArrowBatchSource(file, arrow, infos, options, header, augmentedViews);
     } catch (error) {
       await arrow.close();
       throw error;
     }
+  }
+
+  /**
+   * Keeps the augmented rows and gives each its turn: with K augmented views per photo, view v of
+   * a photo is taken in the epochs e with e mod K = the position of v - 1 in the photo's
+   * permutation of 0..K-1.
+   */
+  private static async assignTurns(file: string, arrow: ArrowFile, infos: RecordBatchInfo[], seed: number): Promise<number> {
+    const scanned: Array<{ views: Int32Array; sha256: { get(i: number): string | null } }> = [];
+    let augmentedViews = 0;
+    for (let i = 0; i < infos.length; i++) {
+      const batch = await arrow.readBatch(i);
+      const views = Int32Array.from(column(batch, 'view', file).toArray() as Int32Array);
+      scanned.push({ views, sha256: column(batch, 'sha256', file) as { get(i: number): string | null } });
+      for (const view of views) augmentedViews = Math.max(augmentedViews, view);
+    }
+    if (augmentedViews === 0) throw new UserError(`--epoch-views 1 takes one augmented view per photo per epoch, but ${file} has none (view 0 only): use --epoch-views all or add --views`);
+    const positions = new Map<string, Int32Array>();
+    infos.forEach((info, i) => {
+      const { views, sha256 } = scanned[i]!;
+      const kept = Array.from(info.rows).filter((row) => views[row]! > 0);
+      info.rows = Int32Array.from(kept);
+      info.turns = Int32Array.from(kept, (row) => {
+        const photo = sha256.get(row) ?? '';
+        let position = positions.get(photo);
+        if (position === undefined) {
+          const order = shuffleInPlace(Array.from({ length: augmentedViews }, (_, k) => k), createRandom(seed, 'epoch-views', photo));
+          position = new Int32Array(augmentedViews);
+          order.forEach((view, at) => (position![view] = at));
+          positions.set(photo, position);
+        }
+        return position[views[row]! - 1]!;
+      });
+    });
+    return augmentedViews;
   }
 
   private static readHeader(file: string, arrow: ArrowFile): { classes: string[]; inputKind: 'pixels' | 'features'; rowShape: number[] } {
@@ -214,7 +267,10 @@ export class ArrowBatchSource {
    */
   async *batches(epoch = 1): AsyncGenerator<Batch> {
     const { batchSize, role } = this.options;
-    const order = this.infos.map((_, i) => i).filter((i) => this.infos[i]!.rows.length > 0);
+    const turn = this.augmentedViews === undefined ? undefined : epoch % this.augmentedViews;
+    const rowsOf = ({ rows, turns }: RecordBatchInfo): Int32Array => (turn === undefined || turns === undefined ? rows : rows.filter((_, k) => turns[k] === turn));
+    const epochRows = this.infos.map(rowsOf);
+    const order = this.infos.map((_, i) => i).filter((i) => epochRows[i]!.length > 0);
     const random = role === 'train' ? createRandom(this.options.seed ?? 0, 'epoch', epoch) : undefined;
     if (random) shuffleInPlace(order, random);
     const window = role === 'train' ? this.shuffleWindow : 1;
@@ -235,7 +291,7 @@ export class ArrowBatchSource {
       for (const index of indices) {
         loaded.set(index, await reads.get(index)!);
         reads.delete(index);
-        for (const row of this.infos[index]!.rows) pending.push(index * ROW_BITS + row);
+        for (const row of epochRows[index]!) pending.push(index * ROW_BITS + row);
       }
       prefetch(start + window);
       if (random) shuffleInPlace(pending, random);

@@ -6,7 +6,7 @@ import { BASE_NAMES, featuresCodeVersion, produceFeatures, type FeaturesStagePar
 import { resolvePath, type PipelineContext } from './context.ts';
 import { type OptionValues } from './options.ts';
 
-export const FEATURES_DEFAULTS: OptionValues = { base: 'inception_v3', alpha: 1.0, pool: 'none', weights: 'auto', backend: 'auto', inferenceBatch: 16 };
+export const FEATURES_DEFAULTS: OptionValues = { base: 'inception_v3', alpha: 1.0, pool: 'none', weights: 'auto', backend: 'auto', inferenceBatch: 32 };
 const NAMED_WEIGHTS = ['auto', 'imagenet', 'nsfwjs-inception'];
 
 export function addFeaturesOptions(command: Command): Command {
@@ -16,7 +16,7 @@ export function addFeaturesOptions(command: Command): Command {
     .addOption(new Option('--pool <mode>', "'avg' (global average pooling) or 'none' (the flattened map, as the experiment's Flatten)").choices(['avg', 'none']))
     .option('--weights <w>', "'auto', 'imagenet', 'nsfwjs-inception', or a path to a Keras .h5 file or a TF.js model.json")
     .option('--cut <layer>', "also cache activations at this inner layer for fine-tuning ('default': the base's fine-tuning cut)")
-    .option('--inference-batch <n>', 'images per forward pass (default: 16)')
+    .option('--inference-batch <n>', 'images per forward pass (default: 32, one record batch)')
     .addOption(backendOption())
     .option('--threads <n>', 'ONNX Runtime threads in all (default: one per core)');
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { relativeError } from '../../core/test/numeric.ts';
 import * as tf from '@tensorflow/tfjs';
 import { createRandom, memoryLogger } from '@flowers/core';
 import { selectBackend, type SelectedBackend } from '@flowers/core/tf';
@@ -25,19 +26,6 @@ const SHARED = fileURLToPath(new URL('../../../../shared/', import.meta.url));
 const MOBILENET = path.join(SHARED, 'models/mobilenet_v2_0.35_imagenet/model.json');
 const FLOWERS = path.join(SHARED, 'data/flowers');
 const tempDir = (): string => mkdtempSync(path.join(os.tmpdir(), 'onnx-engine-'));
-
-/** The issue's measure of agreement: max |a - b| / max |b| over one output tensor. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  expect(scale).toBeGreaterThan(0);
-  return diff / scale;
-}
 
 /** The first photo of each class, resized to `size` as the augment stage does (fill, RGB). */
 async function photos(size: number, count: number): Promise<Uint8Array> {

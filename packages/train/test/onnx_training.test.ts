@@ -1,4 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { relativeError } from '../../core/test/numeric.ts';
 import * as tf from '@tensorflow/tfjs';
 import { createRandom, memoryLogger } from '@flowers/core';
 import { selectBackend, type SelectedBackend } from '@flowers/core/tf';
@@ -12,19 +13,6 @@ beforeAll(async () => {
   // References come from TensorFlow.js' own autodiff on the pure-JS backend.
   await tf.setBackend('cpu');
 });
-
-/** max |a - b| / max |b|. */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  expect(scale).toBeGreaterThan(0);
-  return diff / scale;
-}
 
 const CLASSES = 3;
 const LABELS = Int32Array.from([0, 1, 2, 2, 1, 0, 0]);

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { type Artifact, runStage, toChoice, toInt, toNumber, UserError } from '@flowers/core';
 import { BACKEND_REQUESTS, selectBackend, type BackendRequest, type SelectedBackend } from '@flowers/core/tf';
-import { BASE_NAMES, featuresCodeVersion, produceFeatures, type FeaturesStageParams } from '@flowers/features';
+import { BASE_NAMES, featuresCodeVersion, MOBILENET_V2_ALPHAS, produceFeatures, type FeaturesStageParams } from '@flowers/features';
 import { resolvePath, type PipelineContext } from './context.ts';
 import { type OptionValues } from './options.ts';
 
@@ -58,9 +58,14 @@ async function weightsParam(value: unknown): Promise<string> {
 export async function featuresParamsFrom(values: OptionValues): Promise<FeaturesStageParams & { weightsKey: string }> {
   threadsFrom(values);
   const weights = String(values.weights);
+  const base = toChoice(values.base, 'base', BASE_NAMES);
+  const alpha = toNumber(values.alpha, 'alpha');
+  if (base === 'mobilenet_v2' && !(MOBILENET_V2_ALPHAS as readonly number[]).includes(alpha)) {
+    throw new UserError(`--alpha must be one of ${MOBILENET_V2_ALPHAS.join(', ')} for --base mobilenet_v2, got ${alpha}`);
+  }
   return {
-    base: toChoice(values.base, 'base', BASE_NAMES),
-    alpha: toNumber(values.alpha, 'alpha'),
+    base,
+    alpha,
     pool: toChoice(values.pool, 'pool', ['avg', 'none'] as const),
     weights: NAMED_WEIGHTS.includes(weights) ? weights : resolvePath(weights),
     weightsKey: await weightsParam(weights),

@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { replaceDirectory, fsyncPath, writeFileAtomic } from './atomic.ts';
 import { canonicalJson, sha256File, sha256Hex } from './hash.ts';
+import { InterruptedError } from './errors.ts';
 import { runStageInterruptibly, stopIfInterrupted } from './interrupt.ts';
 import { acquireLock } from './lock.ts';
 import type { Logger } from './log.ts';
@@ -173,7 +174,14 @@ async function reuseOrProduce(
     if (!resuming) await rm(partial, { recursive: true, force: true });
     await mkdir(partial, { recursive: true });
     const started = performance.now();
-    const result = await produce({ dir: partial, key, resuming });
+    let result: StageResult;
+    try {
+      result = await produce({ dir: partial, key, resuming });
+    } catch (error) {
+      // A failed stage leaves nothing behind; an interrupted one keeps what it wrote, for --resume.
+      if (!(error instanceof InterruptedError)) await rm(partial, { recursive: true, force: true });
+      throw error;
+    }
     const outputs: OutputFile[] = [];
     for (const file of await listFiles(partial)) {
       const full = path.join(partial, file);

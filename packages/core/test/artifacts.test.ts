@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { commitRun, defaultRunName, memoryLogger, readRun, runStage, stageKey, validateRunName, Workspace, type StageSpec } from '../src/index.ts';
+import { commitRun, defaultRunName, InterruptedError, memoryLogger, readRun, runStage, stageKey, UserError, validateRunName, Workspace, type StageSpec } from '../src/index.ts';
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'core-artifacts-'));
 const spec = (params: unknown): StageSpec => ({ stage: 'demo', codeVersion: 'v1', params, inputs: { data: 'abc' } });
@@ -57,13 +57,24 @@ describe('runStage', () => {
     expect(readFileSync(path.join(redone.dir, 'f.txt'), 'utf8')).toBe('complete');
   });
 
+  it('removes the partial directory of a failed stage', async () => {
+    const workspace = new Workspace(tmp());
+    await expect(
+      runStage(workspace, spec({ f: 1 }), async ({ dir }) => {
+        writeFileSync(path.join(dir, 'half.arrow'), 'half');
+        throw new UserError('bad weights');
+      }, { log: memoryLogger() }),
+    ).rejects.toThrow('bad weights');
+    expect(readdirSync(path.join(workspace.artifactsDir, 'demo')).filter((e) => !e.endsWith('.lock'))).toEqual([]);
+  });
+
   it('keeps an interrupted attempt for --resume, and discards it otherwise', async () => {
     const workspace = new Workspace(tmp());
     const log = memoryLogger();
     await expect(
       runStage(workspace, spec({ r: 1 }), async ({ dir }) => {
         writeFileSync(path.join(dir, 'checkpoint'), 'epoch 3');
-        throw new Error('interrupted');
+        throw new InterruptedError('training stopped after epoch 3');
       }, { log }),
     ).rejects.toThrow();
     let seen: string | undefined;

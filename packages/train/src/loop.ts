@@ -124,8 +124,8 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
         const n = batch.n;
         tf.dispose([batch.x, batch.y]);
         if (!Number.isFinite(loss)) {
-          const kept = state.epoch > 0 ? `the last good checkpoint (epoch ${state.epoch}) is kept` : 'no checkpoint was written yet';
-          throw new UserError(`loss became ${Number.isNaN(loss) ? 'NaN' : 'Infinity'} at epoch ${epoch}, step ${step + 1}; ${kept}: try a lower --lr`);
+          const done = state.epoch > 0 ? `after ${state.epoch} good epoch(s)` : 'in the first epoch';
+          throw new UserError(`loss became ${Number.isNaN(loss) ? 'NaN' : 'Infinity'} at epoch ${epoch}, step ${step + 1} (${done}): try a lower --lr`);
         }
         lossSum += loss * n;
         correct += stepHits;

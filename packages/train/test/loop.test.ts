@@ -132,7 +132,7 @@ describe('trainClassifier', () => {
     const data = await sources(config);
     const model = buildClassifier(config, { inputShape: [6], numClasses: 3 });
     await expect(trainClassifier({ model, ...data, config, checkpointDir: tempDir('ckpt-nan'), resume: false, log: memoryLogger() })).rejects.toThrow(
-      /^loss became (NaN|Infinity) at epoch 1, step \d+; no checkpoint was written yet: try a lower --lr$/,
+      /^loss became (NaN|Infinity) at epoch 1, step \d+ \(in the first epoch\): try a lower --lr$/,
     );
   });
 
@@ -152,7 +152,7 @@ describe('trainClassifier', () => {
           kernel.write(tf.fill(kernel.shape as number[], NaN));
         },
       }),
-    ).rejects.toThrow('loss became NaN at epoch 2, step 1; the last good checkpoint (epoch 1) is kept: try a lower --lr');
+    ).rejects.toThrow('loss became NaN at epoch 2, step 1 (after 1 good epoch(s)): try a lower --lr');
     const pointer = JSON.parse(fs.readFileSync(path.join(checkpointDir, 'latest.json'), 'utf8')) as { epoch: number };
     expect(pointer.epoch).toBe(1);
     // The kept checkpoint holds the good epoch-1 weights: resuming from it trains on without NaN.

@@ -37,6 +37,13 @@ export function interruptSignal(context: PipelineContext): AbortSignal {
   return controller.signal;
 }
 
+/** The weights a features artifact was computed with, from its manifest (see produceFeatures). */
+function weightsRecord(features: Artifact): NonNullable<RunRecord['weights']> {
+  const extra = features.manifest.extra ?? {};
+  const fallback = extra.weights_fallback as { reason: string; requestedAlpha: number } | undefined;
+  return { choice: String(extra.weights), alpha: Number(extra.alpha), source: String(extra.weights_source), ...(fallback ? { fallback } : {}) };
+}
+
 export interface ExperimentOutcome {
   run: RunRecord;
   train: Artifact;
@@ -111,6 +118,7 @@ async function stagesAndRun(context: PipelineContext, given: OptionValues, optio
         engines: Object.fromEntries(
           Object.entries({ features, train }).flatMap(([stage, artifact]) => (artifact?.manifest.backend ? [[stage, artifact.manifest.backend]] : [])),
         ),
+        ...(features ? { weights: weightsRecord(features) } : {}),
         metrics: { accuracy: metrics.accuracy, macro_f1: metrics.macro_f1 },
         epochs: history.length,
         // The compute that produced this run, cached stages included.

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
@@ -364,7 +365,8 @@ describe('resolveWeights', () => {
 describe('nsfwjs MobileNetV2 weights', () => {
   it("give our MobileNetV2 (alpha 1.0) the features of nsfwjs' own model at its out_relu layer", async () => {
     // nsfwjs' own loader and API: its bundled layers model, run up to the base's last layer.
-    const nsfwjs = await import('nsfwjs');
+    // Its CommonJS build: the ES module one imports 'buffer/', a directory Node's ESM loader refuses.
+    const nsfwjs = createRequire(import.meta.url)('nsfwjs') as typeof import('nsfwjs');
     const theirs = await nsfwjs.load('MobileNetV2');
     const ours = buildMobileNetV2({ alpha: 1.0, inputSize: 224 });
     applyLayerWeights(ours, await readNsfwjsWeights('mobilenet_v2'), 'nsfwjs');

@@ -1,6 +1,7 @@
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { commitRun, defaultRunName, runInterruptibly, UserError, type Artifact, type RunRecord } from '@flowers/core';
+import type { SettledWeights } from '@flowers/features';
 import { CLASSES_FILE, parseSplitFractions } from '@flowers/ingest';
 import { metricsJson, readPredictions, writeReportForRun } from '@flowers/report';
 import { EXPERIMENTS, EXPERIMENT_NAMES, HISTORY_FILE, MODEL_DIR, PIPELINE_MODEL_FILE, PREDICTIONS_FILE } from '@flowers/train';
@@ -37,11 +38,10 @@ export function interruptSignal(context: PipelineContext): AbortSignal {
   return controller.signal;
 }
 
-/** The weights a features artifact was computed with, from its manifest (see produceFeatures). */
-function weightsRecord(features: Artifact): NonNullable<RunRecord['weights']> {
-  const extra = features.manifest.extra ?? {};
-  const fallback = extra.weights_fallback as { reason: string; requestedAlpha: number } | undefined;
-  return { choice: String(extra.weights), alpha: Number(extra.alpha), source: String(extra.weights_source), ...(fallback ? { fallback } : {}) };
+/** The weights this run's features came from: as settled for this run, from where the features manifest says. */
+function weightsRecord(features: Artifact, weights: SettledWeights): NonNullable<RunRecord['weights']> {
+  const source = String(features.manifest.extra?.weights_source);
+  return { choice: weights.weights, alpha: weights.alpha, source, ...(weights.fallback ? { fallback: weights.fallback } : {}) };
 }
 
 export interface ExperimentOutcome {
@@ -88,8 +88,9 @@ async function stagesAndRun(context: PipelineContext, given: OptionValues, optio
   const augment = await ensureAugment(context, values, ingest);
   const artifacts: Record<string, string> = { ingest: ingest.manifest.key, augment: augment.manifest.key };
   let features: Artifact | undefined;
+  let weights: SettledWeights | undefined;
   if (values.input !== 'pixels') {
-    features = await ensureFeatures(context, featuresValuesFor(values), augment);
+    ({ artifact: features, weights } = await ensureFeatures(context, featuresValuesFor(values), augment));
     artifacts.features = features.manifest.key;
   }
   const train = await ensureTrain(context, values, { augment, ...(features ? { features } : {}) }, options.signal);
@@ -118,7 +119,7 @@ async function stagesAndRun(context: PipelineContext, given: OptionValues, optio
         engines: Object.fromEntries(
           Object.entries({ features, train }).flatMap(([stage, artifact]) => (artifact?.manifest.backend ? [[stage, artifact.manifest.backend]] : [])),
         ),
-        ...(features ? { weights: weightsRecord(features) } : {}),
+        ...(features && weights ? { weights: weightsRecord(features, weights) } : {}),
         metrics: { accuracy: metrics.accuracy, macro_f1: metrics.macro_f1 },
         epochs: history.length,
         // The compute that produced this run, cached stages included.

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { type Artifact, runStage, toChoice, toInt, toNumber, UserError } from '@flowers/core';
 import { BACKEND_REQUESTS, selectBackend, type BackendRequest, type SelectedBackend } from '@flowers/core/tf';
-import { BASE_NAMES, downloadProgress, featuresCodeVersion, NAMED_WEIGHTS, produceFeatures, settleWeights, type FeaturesStageParams } from '@flowers/features';
+import { BASE_NAMES, downloadProgress, featuresCodeVersion, NAMED_WEIGHTS, produceFeatures, settleWeights, type FeaturesStageParams, type SettledWeights } from '@flowers/features';
 import { resolvePath, type PipelineContext } from './context.ts';
 import { type OptionValues } from './options.ts';
 
@@ -68,7 +68,8 @@ export async function featuresParamsFrom(values: OptionValues): Promise<Features
   };
 }
 
-export async function ensureFeatures(context: PipelineContext, values: OptionValues, augment: Artifact): Promise<Artifact> {
+/** The features artifact, and the weights this run settled on (cached features may have come from another choice of the same weights). */
+export async function ensureFeatures(context: PipelineContext, values: OptionValues, augment: Artifact): Promise<{ artifact: Artifact; weights: SettledWeights }> {
   const { weightsKey, ...params } = await featuresParamsFrom(values);
   const backend = await activateBackend(context, values);
   // 'auto' is settled before the key is made, so features from a fallback base are never
@@ -100,5 +101,5 @@ export async function ensureFeatures(context: PipelineContext, values: OptionVal
   );
   // The stage prints the warning when it runs; cached features come from the same weights.
   if (artifact.cached && weights.warning !== undefined) context.log.warn(weights.warning);
-  return artifact;
+  return { artifact, weights };
 }

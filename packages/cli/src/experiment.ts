@@ -1,6 +1,7 @@
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { commitRun, defaultRunName, runInterruptibly, UserError, type Artifact, type RunRecord } from '@flowers/core';
+import type { SettledWeights } from '@flowers/features';
 import { CLASSES_FILE, parseSplitFractions } from '@flowers/ingest';
 import { metricsJson, readPredictions, writeReportForRun } from '@flowers/report';
 import { EXPERIMENTS, EXPERIMENT_NAMES, HISTORY_FILE, MODEL_DIR, PIPELINE_MODEL_FILE, PREDICTIONS_FILE } from '@flowers/train';
@@ -35,6 +36,12 @@ export function interruptSignal(context: PipelineContext): AbortSignal {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return controller.signal;
+}
+
+/** The weights this run's features came from: as settled for this run, from where the features manifest says. */
+function weightsRecord(features: Artifact, weights: SettledWeights): NonNullable<RunRecord['weights']> {
+  const source = String(features.manifest.extra?.weights_source);
+  return { choice: weights.weights, alpha: weights.alpha, source, ...(weights.fallback ? { fallback: weights.fallback } : {}) };
 }
 
 export interface ExperimentOutcome {
@@ -81,8 +88,9 @@ async function stagesAndRun(context: PipelineContext, given: OptionValues, optio
   const augment = await ensureAugment(context, values, ingest);
   const artifacts: Record<string, string> = { ingest: ingest.manifest.key, augment: augment.manifest.key };
   let features: Artifact | undefined;
+  let weights: SettledWeights | undefined;
   if (values.input !== 'pixels') {
-    features = await ensureFeatures(context, featuresValuesFor(values), augment);
+    ({ artifact: features, weights } = await ensureFeatures(context, featuresValuesFor(values), augment));
     artifacts.features = features.manifest.key;
   }
   const train = await ensureTrain(context, values, { augment, ...(features ? { features } : {}) }, options.signal);
@@ -111,6 +119,7 @@ async function stagesAndRun(context: PipelineContext, given: OptionValues, optio
         engines: Object.fromEntries(
           Object.entries({ features, train }).flatMap(([stage, artifact]) => (artifact?.manifest.backend ? [[stage, artifact.manifest.backend]] : [])),
         ),
+        ...(features && weights ? { weights: weightsRecord(features, weights) } : {}),
         metrics: { accuracy: metrics.accuracy, macro_f1: metrics.macro_f1 },
         epochs: history.length,
         // The compute that produced this run, cached stages included.

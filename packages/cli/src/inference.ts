@@ -29,6 +29,7 @@ export interface PipelineModelMeta {
   base?: BaseName;
   alpha?: number;
   pool?: FeaturePool;
+  /** The weights choice the features were computed with, as settleWeights settled it: 'imagenet', a bundled base or a path. */
   weights?: string;
   weights_sha256?: string;
   cut?: string;

@@ -85,7 +85,7 @@ addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.c
     await activateBackend(context, values);
     const { artifact: ingest } = await ensureIngest(context, values);
     const augment = await ensureAugment(context, values, ingest);
-    const artifact = await ensureFeatures(context, values, augment);
+    const { artifact } = await ensureFeatures(context, values, augment);
     context.log.info(`features artifact: ${artifact.dir}`);
     process.stdout.write(`${JSON.stringify(artifact.manifest.rows)}\n`);
   });

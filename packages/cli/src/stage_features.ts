@@ -2,19 +2,18 @@ import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { type Artifact, runStage, toChoice, toInt, toNumber, UserError } from '@flowers/core';
 import { BACKEND_REQUESTS, selectBackend, type BackendRequest, type SelectedBackend } from '@flowers/core/tf';
-import { BASE_NAMES, featuresCodeVersion, MOBILENET_V2_ALPHAS, produceFeatures, type FeaturesStageParams } from '@flowers/features';
+import { BASE_NAMES, downloadProgress, featuresCodeVersion, MOBILENET_V2_ALPHAS, NAMED_WEIGHTS, produceFeatures, settleWeights, type FeaturesStageParams, type SettledWeights } from '@flowers/features';
 import { resolvePath, type PipelineContext } from './context.ts';
 import { type OptionValues } from './options.ts';
 
 export const FEATURES_DEFAULTS: OptionValues = { base: 'inception_v3', alpha: 1.0, pool: 'none', weights: 'auto', backend: 'auto', inferenceBatch: 32 };
-const NAMED_WEIGHTS = ['auto', 'imagenet', 'nsfwjs-inception'];
 
 export function addFeaturesOptions(command: Command): Command {
   return command
     .addOption(new Option('--base <name>', 'pretrained convolutional base (default: inception_v3)').choices([...BASE_NAMES]))
     .option('--alpha <a>', 'MobileNetV2 width multiplier: 0.35, 0.5, 0.75 or 1.0')
     .addOption(new Option('--pool <mode>', "'avg' (global average pooling) or 'none' (the flattened map, as the experiment's Flatten)").choices(['avg', 'none']))
-    .option('--weights <w>', "'auto', 'imagenet', 'nsfwjs-inception', or a path to a Keras .h5 file or a TF.js model.json")
+    .option('--weights <w>', "'auto' (ImageNet, else the base bundled with nsfwjs), 'imagenet', 'nsfwjs-inception', 'nsfwjs-mobilenet-v2', or a path to a Keras .h5 file or a TF.js model.json")
     .option('--cut <layer>', "also cache activations at this inner layer for fine-tuning ('default': the base's fine-tuning cut)")
     .option('--inference-batch <n>', 'images per forward pass (default: 32, one record batch)')
     .addOption(backendOption())
@@ -48,7 +47,7 @@ export async function activateBackend(context: PipelineContext, values: OptionVa
  */
 async function weightsParam(value: unknown): Promise<string> {
   const text = String(value);
-  if (NAMED_WEIGHTS.includes(text)) return text;
+  if ((NAMED_WEIGHTS as readonly string[]).includes(text)) return text;
   const full = resolvePath(text);
   const info = await stat(full).catch(() => undefined);
   if (!info) throw new UserError(`weights file not found: ${full}`);
@@ -67,30 +66,45 @@ export async function featuresParamsFrom(values: OptionValues): Promise<Features
     base,
     alpha,
     pool: toChoice(values.pool, 'pool', ['avg', 'none'] as const),
-    weights: NAMED_WEIGHTS.includes(weights) ? weights : resolvePath(weights),
+    weights: (NAMED_WEIGHTS as readonly string[]).includes(weights) ? weights : resolvePath(weights),
     weightsKey: await weightsParam(weights),
     ...(values.cut ? { cut: String(values.cut) } : {}),
     batchSize: toInt(values.inferenceBatch, 'inferenceBatch', 1, 4096),
   };
 }
 
-export async function ensureFeatures(context: PipelineContext, values: OptionValues, augment: Artifact): Promise<Artifact> {
+/** The features artifact, and the weights this run settled on (cached features may have come from another choice of the same weights). */
+export async function ensureFeatures(context: PipelineContext, values: OptionValues, augment: Artifact): Promise<{ artifact: Artifact; weights: SettledWeights }> {
   const { weightsKey, ...params } = await featuresParamsFrom(values);
   const backend = await activateBackend(context, values);
-  return runStage(
+  // 'auto' is settled before the key is made, so features from a fallback base are never
+  // taken for ImageNet ones (or the other way round) once the ImageNet file can be had.
+  const download = downloadProgress();
+  const weights = await settleWeights({
+    base: params.base,
+    alpha: params.alpha,
+    inputSize: toInt(values.size, 'size'),
+    weights: params.weights,
+    onProgress: download.onProgress,
+    log: context.log,
+  }).finally(download.finish);
+  const artifact = await runStage(
     context.workspace,
     {
       stage: 'features',
       codeVersion: await featuresCodeVersion(),
       // The engine is part of the key: different engines give slightly different floats. ONNX
       // Runtime's thread count is not: its features are bit-identical for any count (tested).
-      params: { ...params, weights: weightsKey, backend: backend.name },
+      params: { ...params, alpha: weights.alpha, weights: params.weights === 'auto' ? weights.weights : weightsKey, backend: backend.name },
       inputs: { augment: augment.manifest.key },
     },
     ({ dir }) => {
       const threads = threadsFrom(values);
-      return produceFeatures(dir, augment.dir, params, { workers: context.options.workers, ...(threads === undefined ? {} : { threads }), backend, log: context.log });
+      return produceFeatures(dir, augment.dir, { ...params, weights }, { workers: context.options.workers, ...(threads === undefined ? {} : { threads }), backend, log: context.log });
     },
     { log: context.log, force: context.options.force.has('features') },
   );
+  // The stage prints the warning when it runs; cached features come from the same weights.
+  if (artifact.cached && weights.warning !== undefined) context.log.warn(weights.warning);
+  return { artifact, weights };
 }

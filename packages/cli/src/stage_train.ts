@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { type Artifact, openArrowFile, runStage, toInt, UserError } from '@flowers/core';
 import { PIXEL_FILES } from '@flowers/augment';
-import { applyLayerWeights, BASES, buildBase, CUT_DIR, FEATURE_FILES, resolveWeights, splitAtLayer, type BaseName, type FeaturesStageParams, type MobileNetV2Alpha } from '@flowers/features';
+import { applyLayerWeights, BASES, buildBase, CUT_DIR, FEATURE_FILES, resolveWeights, splitAtLayer, type BaseName, type MobileNetV2Alpha } from '@flowers/features';
 import {
   CHECKPOINT_DIR,
   HEAD_KINDS,
@@ -80,10 +80,18 @@ export function trainConfigFrom(values: OptionValues, seed: number): TrainConfig
   return config;
 }
 
+/** The base the features were computed with, as their files record it. */
+interface FeaturesBase {
+  base: BaseName;
+  alpha: number;
+  /** The settled choice ('imagenet', a bundled base or a path), never 'auto'. */
+  weights: string;
+}
+
 /** The pretrained layers above the cut, with the weights the features were computed with. */
-async function loadBaseTop(context: PipelineContext, params: FeaturesStageParams, inputSize: number, cut: string): Promise<tf.LayersModel> {
-  const base = buildBase(params.base, { inputSize, alpha: params.alpha as MobileNetV2Alpha });
-  const weights = await resolveWeights({ base: params.base, alpha: params.alpha, inputSize, weights: params.weights, log: context.log });
+async function loadBaseTop(context: PipelineContext, { base: name, alpha, weights: choice }: FeaturesBase, inputSize: number, cut: string): Promise<tf.LayersModel> {
+  const base = buildBase(name, { inputSize, alpha: alpha as MobileNetV2Alpha });
+  const weights = await resolveWeights({ base: name, alpha, inputSize, weights: choice, log: context.log });
   applyLayerWeights(base, weights.layers, weights.source);
   return splitAtLayer(base, cut).top;
 }
@@ -143,11 +151,14 @@ export async function ensureTrain(context: PipelineContext, values: OptionValues
       let baseTop: tf.LayersModel | undefined;
       if (config.input !== 'pixels') {
         const meta = await featureMetadata(path.join(dir, files.train));
-        const { weightsKey: _weightsKey, ...params } = await featuresParamsFrom(values);
-        modelMeta = { ...modelMeta, base: params.base, alpha: params.alpha, pool: params.pool, weights: params.weights, weights_source: meta.weights_source, weights_sha256: meta.weights_sha256 };
+        const { pool } = await featuresParamsFrom(values);
+        // What the features stage used, which 'auto' may have switched (see settleWeights), so
+        // evaluate and predict rebuild that very base.
+        const featuresBase: FeaturesBase = { base: meta.base as BaseName, alpha: Number(meta.alpha), weights: meta.weights! };
+        modelMeta = { ...modelMeta, ...featuresBase, pool, weights_source: meta.weights_source, weights_sha256: meta.weights_sha256 };
         if (config.input === 'cut') {
           const cut = cutLayer(values);
-          baseTop = await loadBaseTop(context, params, toInt(values.size, 'size'), cut);
+          baseTop = await loadBaseTop(context, featuresBase, toInt(values.size, 'size'), cut);
           modelMeta = { ...modelMeta, cut };
         }
       }

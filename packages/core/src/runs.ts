@@ -19,6 +19,11 @@ export interface RunRecord {
   backend?: string;
   /** Stage -> the engine it computed on ('onnx-cpu', 'wasm', ...), for the stages that run models. */
   engines?: Record<string, string>;
+  /**
+   * The pretrained weights the features came from: the settled choice ('imagenet', a bundled
+   * base, a path), the MobileNetV2 width used and, where 'auto' fell back, why and the width asked for.
+   */
+  weights?: { choice: string; alpha: number; source: string; fallback?: { reason: string; requestedAlpha: number } };
   metrics?: { accuracy: number; macro_f1: number };
   epochs?: number;
   wallSeconds?: number;

@@ -11,7 +11,7 @@ export {
   type BaseOptions,
   type MobileNetV2Alpha,
 } from './models/index.ts';
-export { resolveWeights, type WeightsChoice, type ResolvedWeights, type ResolveWeightsOptions } from './weights/resolve.ts';
+export { NAMED_WEIGHTS, resolveWeights, settleWeights, type WeightsChoice, type ResolvedWeights, type ResolveWeightsOptions, type SettledWeights } from './weights/resolve.ts';
 export { applyLayerWeights } from './weights/apply.ts';
 export { readTfjsLayersWeights } from './weights/tfjs_layers.ts';
 export type { LayerWeights } from './weights/layer_weights.ts';
@@ -27,5 +27,5 @@ export {
 } from './feature_model.ts';
 export { loadBaseRunner, onnxSessionLayout, prepareEngine, tfjsRunner, type BaseRunner, type EngineData, type FeatureRows } from './engines/index.ts';
 export { exportFeatureGraph } from './onnx/export.ts';
-export { produceFeatures, FEATURE_FILES, CUT_DIR, type FeaturesStageParams, type FeaturesStageOptions } from './stage.ts';
+export { produceFeatures, downloadProgress, FEATURE_FILES, CUT_DIR, type FeaturesStageParams, type FeaturesStageOptions } from './stage.ts';
 export { featuresCodeVersion } from './code_version.ts';

@@ -31,14 +31,15 @@ import { buildFeatureModel, FEATURE_POOLS, shapeSize, type FeatureModelSpec, typ
 import type { FeaturesTask, FeaturesWorkerData } from './features_worker.ts';
 import { BASE_NAMES, BASES, splitAtLayer, type BaseName } from './models/index.ts';
 import { applyLayerWeights } from './weights/apply.ts';
-import { resolveWeights, type WeightsChoice } from './weights/resolve.ts';
+import { resolveWeights, type SettledWeights, type WeightsChoice } from './weights/resolve.ts';
 
 export interface FeaturesStageParams {
   base: BaseName;
   /** MobileNetV2 width multiplier; ignored by InceptionV3. */
   alpha: number;
   pool: FeaturePool;
-  weights: WeightsChoice;
+  /** A choice, or one settleWeights has settled (see SettledWeights). */
+  weights: WeightsChoice | SettledWeights;
   /** Also cache the activations of this inner layer (in `cut/`), for fine-tuning the layers above it. */
   cut?: string;
   /** Images per forward pass inside a worker (at most one record batch). */
@@ -138,7 +139,7 @@ function pixelBytesOf(batch: RecordBatch): Uint8Array {
 }
 
 /** Shows a download as a progress bar in MiB, once its size is known. */
-function downloadProgress(): { onProgress: (done: number, total: number | undefined) => void; finish: () => void } {
+export function downloadProgress(): { onProgress: (done: number, total: number | undefined) => void; finish: () => void } {
   const MiB = 2 ** 20;
   let bar: Progress | undefined;
   let shown = 0;
@@ -183,8 +184,9 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
     const download = downloadProgress();
     const weights = await resolveWeights({ base: params.base, alpha: params.alpha, inputSize: size, weights: params.weights, cacheDir: options.cacheDir, onProgress: download.onProgress, log }).finally(download.finish);
     if (weights.warning !== undefined) log.warn(weights.warning);
-    // Apply the weights here once, so a wrong file fails before any worker starts.
-    const spec: FeatureModelSpec = { base: params.base, alpha: params.alpha, inputSize: size, pool: params.pool, ...(params.cut === undefined ? {} : { cut: params.cut }) };
+    // Apply the weights here once, so a wrong file fails before any worker starts. The base is
+    // as wide as its weights: a fallback to a bundled base may have switched the width.
+    const spec: FeatureModelSpec = { base: params.base, alpha: weights.alpha, inputSize: size, pool: params.pool, ...(params.cut === undefined ? {} : { cut: params.cut }) };
     const featureModel = buildFeatureModel(spec);
     let engine;
     try {
@@ -211,7 +213,8 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
 
     const metadata = {
       base: params.base,
-      alpha: String(params.alpha),
+      alpha: String(weights.alpha),
+      weights: weights.weights,
       weights_source: weights.source,
       weights_sha256: weights.sha256,
       input_size: String(size),
@@ -281,6 +284,9 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
       extra: {
         workers,
         ...(engine.engine === 'onnx' ? { onnx_threads_per_session: engine.threads, onnx_graph: path.basename(engine.graphFile) } : {}),
+        weights: weights.weights,
+        alpha: weights.alpha,
+        ...(weights.fallback === undefined ? {} : { weights_fallback: weights.fallback }),
         weights_source: weights.source,
         weights_sha256: weights.sha256,
         ...(weights.fileSha256 === undefined ? {} : { weights_file_sha256: weights.fileSha256 }),

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
@@ -14,8 +15,8 @@ import { applyLayerWeights } from '../src/weights/apply.ts';
 import { downloadToCache } from '../src/weights/download.ts';
 import { disposeLayerWeights } from '../src/weights/layer_weights.ts';
 import { readKerasH5Weights } from '../src/weights/keras_h5.ts';
-import { nsfwjsInceptionDir } from '../src/weights/nsfwjs_inception.ts';
-import { imagenetWeightsUrl, resolveWeights } from '../src/weights/resolve.ts';
+import { nsfwjsModelDir, readNsfwjsWeights } from '../src/weights/nsfwjs.ts';
+import { imagenetWeightsUrl, resolveWeights, settleWeights } from '../src/weights/resolve.ts';
 import { readTfjsLayersWeights } from '../src/weights/tfjs_layers.ts';
 
 const SHARED_MOBILENET = '/work/shared/models/mobilenet_v2_0.35_imagenet/model.json';
@@ -182,7 +183,7 @@ describe('Keras .h5 weights', () => {
 describe('nsfwjs InceptionV3 weights', () => {
   /** The package's own first weight, dequantized here by hand: min + scale * byte. */
   function firstWeightByHand(): { name: string; values: number[] } {
-    const dir = nsfwjsInceptionDir();
+    const dir = nsfwjsModelDir('inception_v3');
     const evaluate = (file: string): unknown => {
       const sandbox = { module: { exports: {} as unknown }, exports: {} };
       vm.runInNewContext(readFileSync(path.join(dir, file), 'utf8'), sandbox);
@@ -314,23 +315,72 @@ describe('resolveWeights', () => {
     expect(shared.sha256).not.toBe(cached.sha256);
   });
 
-  it("'auto' falls back to nsfwjs for InceptionV3 and says what to pass for other bases", async () => {
+  it("'auto' falls back to the base nsfwjs bundles: InceptionV3, and MobileNetV2 at its own alpha 1.0", async () => {
     // A cache "directory" that is a file makes the ImageNet download fail without the network.
     const cacheDir = path.join(tempDir(), 'not-a-dir');
     writeFileSync(cacheDir, '');
     const fallback = await resolveWeights({ base: 'inception_v3', inputSize: 75, weights: 'auto', cacheDir });
     expect(fallback.source).toBe('nsfwjs@4.2.1 inception_v3');
+    expect(fallback.weights).toBe('nsfwjs-inception');
     expect(fallback.warning).toMatch(/^ImageNet weights unavailable \(download of https:\/\/storage\.googleapis\.com\/.*inception_v3_weights_tf_dim_ordering_tf_kernels_notop\.h5 failed: .*\); using the InceptionV3 weights bundled with nsfwjs/);
     expect(fallback.layers.size).toBe(188);
     disposeLayerWeights(fallback.layers);
-    await expect(resolveWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 96, weights: 'auto', cacheDir })).rejects.toThrow(
-      /^ImageNet weights for mobilenet_v2 unavailable \(.*\); pass --weights \/path\/to\/model\.json/,
-    );
+
+    const file = 'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5';
+    const mobilenet = await resolveWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 224, weights: 'auto', cacheDir });
+    expect(mobilenet).toMatchObject({ source: 'nsfwjs@4.2.1 mobilenet_v2', weights: 'nsfwjs-mobilenet-v2', alpha: 1.0 });
+    expect(mobilenet.fallback).toEqual({ reason: expect.stringMatching(new RegExp(`^download of https://\\S+/${file} failed: `)), requestedAlpha: 0.35 });
+    // One line: what happened, that accuracy suffers, and how to get the ImageNet file.
+    expect(mobilenet.warning).not.toContain('\n');
+    expect(mobilenet.warning).toMatch(/^ImageNet weights unavailable \(download of .*\); using the MobileNetV2 \(alpha 1\.0, not 0\.35\) weights bundled with nsfwjs@4\.2\.1 mobilenet_v2: /);
+    expect(mobilenet.warning).toContain('accuracy will be lower');
+    expect(mobilenet.warning).toMatch(new RegExp(`download https://storage\\.googleapis\\.com/\\S+/${file} on a machine with internet and pass --weights /path/to/${file}$`));
+    // The base only (52 convolutions and their batch norms), for the alpha 1.0 builder.
+    expect(mobilenet.layers.size).toBe(104);
+    expect([...mobilenet.layers.keys()].filter((layer) => layer.startsWith('dense'))).toEqual([]);
+    // applyLayerWeights checks every layer's name and shape.
+    applyLayerWeights(buildMobileNetV2({ alpha: 1.0, inputSize: 96 }), mobilenet.layers, mobilenet.source);
+
+    // Settled once, the choice is passed on as it is: no second download attempt, same warning.
+    const settled = await settleWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 224, weights: 'auto', cacheDir });
+    expect(settled).toEqual({ weights: mobilenet.weights, alpha: 1.0, fallback: mobilenet.fallback, warning: mobilenet.warning });
+    const again = await resolveWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 224, weights: settled });
+    expect(again.sha256).toBe(mobilenet.sha256);
+    expect(again.warning).toBe(mobilenet.warning);
   });
 
-  it('refuses nsfwjs weights for a base other than InceptionV3', async () => {
+  it('refuses nsfwjs weights for another base or another MobileNetV2 width', async () => {
     await expect(resolveWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 96, weights: 'nsfwjs-inception' })).rejects.toThrow(
-      /nsfwjs-inception holds InceptionV3 weights, not mobilenet_v2/,
+      /nsfwjs-inception holds inception_v3 weights, not mobilenet_v2/,
+    );
+    await expect(resolveWeights({ base: 'inception_v3', inputSize: 96, weights: 'nsfwjs-mobilenet-v2' })).rejects.toThrow(
+      /nsfwjs-mobilenet-v2 holds mobilenet_v2 weights, not inception_v3/,
+    );
+    await expect(resolveWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 96, weights: 'nsfwjs-mobilenet-v2' })).rejects.toThrow(
+      '--weights nsfwjs-mobilenet-v2 holds mobilenet_v2 weights of alpha 1.0, not 0.35: pass --alpha 1.0',
     );
   });
+});
+
+describe('nsfwjs MobileNetV2 weights', () => {
+  it("give our MobileNetV2 (alpha 1.0) the features of nsfwjs' own model at its out_relu layer", async () => {
+    // nsfwjs' own loader and API: its bundled layers model, run up to the base's last layer.
+    // Its CommonJS build: the ES module one imports 'buffer/', a directory Node's ESM loader refuses.
+    const nsfwjs = createRequire(import.meta.url)('nsfwjs') as typeof import('nsfwjs');
+    const theirs = await nsfwjs.load('MobileNetV2');
+    const ours = buildMobileNetV2({ alpha: 1.0, inputSize: 224 });
+    applyLayerWeights(ours, await readNsfwjsWeights('mobilenet_v2'), 'nsfwjs');
+    for (const seed of [1, 2]) {
+      const image = tf.randomUniform([224, 224, 3], 0, 256, 'int32', seed);
+      const expected = theirs.infer(image as tf.Tensor3D, 'out_relu');
+      // nsfwjs feeds its model pixels / 255.
+      const actual = ours.predict(image.toFloat().div(255).expandDims(0)) as tf.Tensor;
+      expect(actual.shape).toEqual([1, 7, 7, 1280]);
+      expect(expected.shape).toEqual(actual.shape);
+      const scale = tf.max(tf.abs(expected)).dataSync()[0]!;
+      const error = tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0]!;
+      expect(scale).toBeGreaterThan(0.1);
+      expect(error / scale).toBeLessThan(1e-4);
+    }
+  }, 120_000);
 });

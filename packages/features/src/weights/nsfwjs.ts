@@ -4,11 +4,19 @@ import path from 'node:path';
 import vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '@flowers/core';
+import type { BaseName } from '../models/index.ts';
 import { disposeLayerWeights, groupByLayer, type LayerWeights } from './layer_weights.ts';
 
-/** The InceptionV3 nsfwjs ships: Keras 2.2.4 layer names, fine-tuned to classify NSFW images. */
-export const NSFWJS_INCEPTION_SOURCE = 'nsfwjs@4.2.1 inception_v3';
-const LAST_BASE_LAYER = 'mixed10';
+/**
+ * The bases nsfwjs 4.2.1 bundles, as TF.js layers models with Keras 2.2.4 layer names (the ones
+ * our builders use), ImageNet-pretrained and fine-tuned to classify NSFW images. `alpha` is the
+ * MobileNetV2 width the bundle holds; `lastLayer` is the top of the base (the head is dropped).
+ */
+export const NSFWJS_BASES = {
+  inception_v3: { dir: 'inception_v3', source: 'nsfwjs@4.2.1 inception_v3', lastLayer: 'mixed10', alpha: undefined },
+  // 224 px, width 1.0; its head (average pooling, three dense layers) sits above out_relu.
+  mobilenet_v2: { dir: 'mobilenet_v2', source: 'nsfwjs@4.2.1 mobilenet_v2', lastLayer: 'out_relu', alpha: 1.0 },
+} as const satisfies Record<BaseName, { dir: string; source: string; lastLayer: string; alpha: number | undefined }>;
 
 interface KerasLayerConfig {
   name: string;
@@ -19,10 +27,11 @@ interface BundledModel {
   weightsManifest: tf.io.WeightsManifestConfig;
 }
 
-export function nsfwjsInceptionDir(): string {
+/** The folder of the package's bundled model for a base. */
+export function nsfwjsModelDir(base: BaseName): string {
   // nsfwjs exports only its entry points, so find the package from its CommonJS main file.
   const main = createRequire(import.meta.url).resolve('nsfwjs');
-  return path.join(path.dirname(main), '..', 'models', 'inception_v3');
+  return path.join(path.dirname(main), '..', 'models', NSFWJS_BASES[base].dir);
 }
 
 /**
@@ -42,7 +51,7 @@ async function evaluateBundle(file: string): Promise<unknown> {
 }
 
 /** Names of `last` and every layer it depends on, from a Keras topology's inbound nodes. */
-function layersUpTo(layers: KerasLayerConfig[], last: string): Set<string> {
+function layersUpTo(layers: KerasLayerConfig[], last: string, base: BaseName): Set<string> {
   const byName = new Map(layers.map((layer) => [layer.name, layer]));
   const kept = new Set<string>();
   const pending = [last];
@@ -50,7 +59,7 @@ function layersUpTo(layers: KerasLayerConfig[], last: string): Set<string> {
     const name = pending.pop()!;
     if (kept.has(name)) continue;
     const layer = byName.get(name);
-    if (layer === undefined) throw new UserError(`nsfwjs InceptionV3 topology has no layer '${name}'`);
+    if (layer === undefined) throw new UserError(`nsfwjs ${base} topology has no layer '${name}'`);
     kept.add(name);
     for (const node of layer.inbound_nodes) for (const [inbound] of node) pending.push(inbound);
   }
@@ -58,10 +67,10 @@ function layersUpTo(layers: KerasLayerConfig[], last: string): Set<string> {
 }
 
 /**
- * Reads the InceptionV3 base (everything up to mixed10) out of the nsfwjs package's bundled
+ * Reads the base (everything up to NSFWJS_BASES[base].lastLayer) out of the package's bundled
  * model: uint8-quantized weights, dequantized by tf.io.decodeWeights. The head is dropped.
  */
-export async function readNsfwjsInceptionWeights(modelDir = nsfwjsInceptionDir()): Promise<LayerWeights> {
+export async function readNsfwjsWeights(base: BaseName, modelDir = nsfwjsModelDir(base)): Promise<LayerWeights> {
   // A JSON round trip turns the sandbox's objects into plain objects of this realm.
   const bundled = JSON.parse(JSON.stringify(await evaluateBundle(path.join(modelDir, 'model.min.js')))) as BundledModel;
   const specs = bundled.weightsManifest.flatMap((group) => group.weights);
@@ -74,8 +83,7 @@ export async function readNsfwjsInceptionWeights(modelDir = nsfwjsInceptionDir()
     shards.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   }
   const all = groupByLayer(Object.entries(tf.io.decodeWeights(shards, specs)));
-  const base = layersUpTo(bundled.modelTopology.model_config.config.layers, LAST_BASE_LAYER);
-  const head = new Map([...all].filter(([layer]) => !base.has(layer)));
-  disposeLayerWeights(head);
-  return new Map([...all].filter(([layer]) => base.has(layer)));
+  const kept = layersUpTo(bundled.modelTopology.model_config.config.layers, NSFWJS_BASES[base].lastLayer, base);
+  disposeLayerWeights(new Map([...all].filter(([layer]) => !kept.has(layer))));
+  return new Map([...all].filter(([layer]) => kept.has(layer)));
 }

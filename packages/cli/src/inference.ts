@@ -60,8 +60,15 @@ async function readMeta(modelDir: string): Promise<PipelineModelMeta> {
 
 /** The base a feature head was trained on, with the very weights it was trained with, on the selected engine. */
 async function loadBase(meta: PipelineModelMeta, backend: SelectedBackend, log: Logger): Promise<{ runner: BaseRunner; featureModel: FeatureModel }> {
-  const featureModel = buildFeatureModel({ base: meta.base!, alpha: meta.alpha ?? 1, inputSize: meta.inputSize, pool: meta.pool ?? 'avg', ...(meta.input === 'cut' ? { cut: meta.cut! } : {}) });
   const weights = await resolveWeights({ base: meta.base!, alpha: meta.alpha ?? 1, inputSize: meta.inputSize, weights: meta.weights!, log });
+  const featureModel = buildFeatureModel({
+    base: meta.base!,
+    alpha: meta.alpha ?? 1,
+    inputSize: meta.inputSize,
+    pool: meta.pool ?? 'avg',
+    pixelScaling: weights.pixelScaling,
+    ...(meta.input === 'cut' ? { cut: meta.cut! } : {}),
+  });
   if (meta.weights_sha256 && weights.sha256 !== meta.weights_sha256) {
     throw new UserError(`the model was trained on ${meta.base} weights ${meta.weights_sha256.slice(0, 12)}, but ${weights.source} holds ${weights.sha256.slice(0, 12)}`);
   }

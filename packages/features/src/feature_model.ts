@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError } from '@flowers/core';
 import { planInference, type InferencePlan } from './fused_inference.ts';
 import type { FeatureRows } from './engines/engine.ts';
-import { BASES, buildBase, scalePixels, type BaseName, type MobileNetV2Alpha } from './models/index.ts';
+import { BASES, buildBase, scalePixels, type BaseName, type MobileNetV2Alpha, type PixelScaling } from './models/index.ts';
 
 export const FEATURE_POOLS = ['avg', 'none'] as const;
 /** 'avg': global average pooling of the base's output map; 'none': the flattened map. */
@@ -16,6 +16,13 @@ export interface FeatureModelSpec {
   pool: FeaturePool;
   /** Inner layer whose activations are also returned (for fine-tuning the top from a cache). */
   cut?: string;
+  /** The pixels the weights expect, when not the base's Keras preprocessing (see SettledWeights). */
+  pixelScaling?: PixelScaling;
+}
+
+/** The scaling every engine applies to the pixels before the base. */
+export function pixelScalingOf(spec: FeatureModelSpec): PixelScaling {
+  return spec.pixelScaling ?? BASES[spec.base].pixelScaling;
 }
 
 export interface FeatureModel {
@@ -97,7 +104,7 @@ export function computeFeatures(extractor: FeatureExtractor, pixels: Uint8Array,
   const featureSize = shapeSize(featureShape);
   const cutSize = cutShape === undefined ? 0 : shapeSize(cutShape);
   const out: FeatureRows = { features: new Float32Array(rows * featureSize), ...(cutShape === undefined ? {} : { cut: new Float32Array(rows * cutSize) }) };
-  const { pixelScaling } = BASES[spec.base];
+  const pixelScaling = pixelScalingOf(spec);
   for (let start = 0; start < rows; start += batchSize) {
     const n = Math.min(batchSize, rows - start);
     tf.tidy(() => {

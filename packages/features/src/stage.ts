@@ -186,7 +186,7 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
     if (weights.warning !== undefined) log.warn(weights.warning);
     // Apply the weights here once, so a wrong file fails before any worker starts. The base is
     // as wide as its weights: a fallback to a bundled base may have switched the width.
-    const spec: FeatureModelSpec = { base: params.base, alpha: weights.alpha, inputSize: size, pool: params.pool, ...(params.cut === undefined ? {} : { cut: params.cut }) };
+    const spec: FeatureModelSpec = { base: params.base, alpha: weights.alpha, inputSize: size, pool: params.pool, pixelScaling: weights.pixelScaling, ...(params.cut === undefined ? {} : { cut: params.cut }) };
     const featureModel = buildFeatureModel(spec);
     let engine;
     try {
@@ -217,6 +217,7 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
       weights: weights.weights,
       weights_source: weights.source,
       weights_sha256: weights.sha256,
+      pixel_scaling: JSON.stringify(weights.pixelScaling),
       input_size: String(size),
       backend: backend.name,
       classes,

@@ -126,6 +126,24 @@ describe('the onnx engine', () => {
     }
   }, 120_000);
 
+  it("applies the weights' own pixel scaling (nsfwjs' [0, 1]) on both engines", async () => {
+    const rows = 3;
+    const pixels = await photos(96, rows);
+    const run = async (spec: FeatureModelSpec) => {
+      const featureModel = buildFeatureModel(spec);
+      // Real weights: random ones saturate the ReLU6 maps whatever the input scale.
+      const weights = await resolveWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 96, weights: MOBILENET });
+      applyLayerWeights(featureModel.base, weights.layers, weights.source);
+      const out = await bothEngines(featureModel, pixels, rows);
+      featureModel.base.dispose();
+      return out;
+    };
+    const keras = await run({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 96, pool: 'avg' });
+    const unit = await run({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 96, pool: 'avg', pixelScaling: { divisor: 255, offset: 0 } });
+    expect(relativeError(unit.onnx.features, unit.tfjs.features)).toBeLessThan(1e-4);
+    expect(relativeError(unit.onnx.features, keras.onnx.features)).toBeGreaterThan(1e-2);
+  });
+
   it('gives bit-identical features for the same and for different thread counts', async () => {
     const featureModel = buildFeatureModel({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 96, pool: 'none' });
     const weights = await resolveWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 96, weights: MOBILENET });
@@ -144,7 +162,8 @@ describe('the onnx engine', () => {
 
   it('splits a record batch into forward passes of batchSize rows without changing a value', async () => {
     const featureModel = buildFeatureModel({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 96, pool: 'avg', cut: 'block_13_project_BN' });
-    setSeededWeights(featureModel.base, 'batches');
+    const weights = await resolveWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 96, weights: MOBILENET });
+    applyLayerWeights(featureModel.base, weights.layers, weights.source);
     const pixels = await photos(96, 7);
     const whole = await loadBaseRunner(await prepareEngine(featureModel, onnx, { batchSize: 7, threads: 1, weightsSha256: 'batches', cacheDir }));
     const split = await loadBaseRunner(await prepareEngine(featureModel, onnx, { batchSize: 3, threads: 1, weightsSha256: 'batches', cacheDir }));

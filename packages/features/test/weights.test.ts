@@ -300,6 +300,8 @@ describe('resolveWeights', () => {
     const cached = await resolveWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 128, weights: 'imagenet', cacheDir });
     expect(cached.source).toBe(path.join(cacheDir, 'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_128_no_top.h5'));
     expect(cached.warning).toBeUndefined();
+    // Keras ImageNet weights expect preprocess_input's [-1, 1].
+    expect(cached.pixelScaling).toEqual({ divisor: 127.5, offset: -1 });
     // The file's own hash, for the manifest, besides the hash of the weights in it.
     expect(cached.fileSha256).toBe(createHash('sha256').update(readFileSync(cached.source)).digest('hex'));
     const model = buildMobileNetV2({ alpha: 0.35, inputSize: 32 });
@@ -324,6 +326,8 @@ describe('resolveWeights', () => {
     expect(fallback.weights).toBe('nsfwjs-inception');
     expect(fallback.warning).toMatch(/^ImageNet weights unavailable \(download of https:\/\/storage\.googleapis\.com\/.*inception_v3_weights_tf_dim_ordering_tf_kernels_notop\.h5 failed: .*\); using the InceptionV3 weights bundled with nsfwjs/);
     expect(fallback.layers.size).toBe(188);
+    // nsfwjs fine-tuned its bases on pixels / 255, and feeds them so.
+    expect(fallback.pixelScaling).toEqual({ divisor: 255, offset: 0 });
     disposeLayerWeights(fallback.layers);
 
     const file = 'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5';
@@ -343,7 +347,7 @@ describe('resolveWeights', () => {
 
     // Settled once, the choice is passed on as it is: no second download attempt, same warning.
     const settled = await settleWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 224, weights: 'auto', cacheDir });
-    expect(settled).toEqual({ weights: mobilenet.weights, alpha: 1.0, fallback: mobilenet.fallback, warning: mobilenet.warning });
+    expect(settled).toEqual({ weights: mobilenet.weights, alpha: 1.0, pixelScaling: { divisor: 255, offset: 0 }, fallback: mobilenet.fallback, warning: mobilenet.warning });
     const again = await resolveWeights({ base: 'mobilenet_v2', alpha: 0.35, inputSize: 224, weights: settled });
     expect(again.sha256).toBe(mobilenet.sha256);
     expect(again.warning).toBe(mobilenet.warning);

@@ -1,6 +1,5 @@
 import { planLayers } from '../inference_plan.ts';
-import { shapeSize, type FeatureModel } from '../feature_model.ts';
-import { BASES } from '../models/index.ts';
+import { pixelScalingOf, shapeSize, type FeatureModel } from '../feature_model.ts';
 import { OnnxGraph } from '@flowers/core/onnx';
 import { convertConvolution, LAYER_CONVERTERS, unsupported } from './layers/index.ts';
 
@@ -25,7 +24,7 @@ export function exportFeatureGraph(featureModel: FeatureModel): Uint8Array {
     const graph = new OnnxGraph(model.name, [ONNX_PIXELS_INPUT, ONNX_FEATURES_OUTPUT, ONNX_CUT_OUTPUT]);
     const [height, width, channels] = plan.inputShape as [number, number, number];
     const pixels = graph.input(ONNX_PIXELS_INPUT, 'uint8', [BATCH, height, width, channels]);
-    const { divisor, offset } = BASES[spec.base].pixelScaling;
+    const { divisor, offset } = pixelScalingOf(spec);
     let x = graph.node('Cast', [pixels], { to: 1 }, 'preprocess');
     x = graph.node('Div', [x, graph.scalar('preprocess/divisor', divisor)], {}, 'preprocess');
     x = graph.node('Add', [x, graph.scalar('preprocess/offset', offset)], {}, 'preprocess');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '@flowers/core';
-import type { BaseName } from '../models/index.ts';
+import type { BaseName, PixelScaling } from '../models/index.ts';
 import { disposeLayerWeights, groupByLayer, type LayerWeights } from './layer_weights.ts';
 
 /**
@@ -17,6 +17,9 @@ export const NSFWJS_BASES = {
   // 224 px, width 1.0; its head (average pooling, three dense layers) sits above out_relu.
   mobilenet_v2: { dir: 'mobilenet_v2', source: 'nsfwjs@4.2.1 mobilenet_v2', lastLayer: 'out_relu', alpha: 1.0 },
 } as const satisfies Record<BaseName, { dir: string; source: string; lastLayer: string; alpha: number | undefined }>;
+
+/** nsfwjs feeds its models pixels / 255, in [0, 1], not Keras' [-1, 1]; its weights were fine-tuned on that. */
+export const NSFWJS_PIXEL_SCALING: PixelScaling = { divisor: 255, offset: 0 };
 
 interface KerasLayerConfig {
   name: string;

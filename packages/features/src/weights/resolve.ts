@@ -1,11 +1,11 @@
 import path from 'node:path';
 import type { Logger } from '@flowers/core';
 import { UserError } from '@flowers/core';
-import type { BaseName } from '../models/index.ts';
+import { BASES, type BaseName, type PixelScaling } from '../models/index.ts';
 import { downloadToCache } from './download.ts';
 import { readKerasH5Weights } from './keras_h5.ts';
 import { digestLayerWeights, type LayerWeights } from './layer_weights.ts';
-import { NSFWJS_BASES, readNsfwjsWeights } from './nsfwjs.ts';
+import { NSFWJS_BASES, NSFWJS_PIXEL_SCALING, readNsfwjsWeights } from './nsfwjs.ts';
 import { readTfjsLayersWeights } from './tfjs_layers.ts';
 
 /** The bases bundled with nsfwjs, by the name --weights takes. */
@@ -44,6 +44,8 @@ export interface SettledWeights {
    * requested one, except where 'auto' fell back to a bundled base of another width.
    */
   alpha: number;
+  /** The pixels the weights expect (Keras' [-1, 1] for ImageNet and weight files, nsfwjs' [0, 1]). */
+  pixelScaling: PixelScaling;
   /** Set when 'auto' could not get the ImageNet weights: why, and the width that was asked for. */
   fallback?: { reason: string; requestedAlpha: number };
   /** Set when the weights are usable but not what a Keras user would get (the caller prints it). */
@@ -127,13 +129,14 @@ async function settle(options: ResolveWeightsOptions): Promise<SettledWeights & 
   }
   if (weights === 'auto' || weights === 'imagenet') {
     try {
-      return { weights: 'imagenet', alpha, imagenet: await imagenetFile(options) };
+      return { weights: 'imagenet', alpha, pixelScaling: BASES[base].pixelScaling, imagenet: await imagenetFile(options) };
     } catch (error) {
       if (weights === 'imagenet') throw error;
       const reason = error instanceof Error ? error.message : String(error);
       return {
         weights: NSFWJS_CHOICE_OF[base],
         alpha: bundledAlpha(base, alpha),
+        pixelScaling: NSFWJS_PIXEL_SCALING,
         fallback: { reason, requestedAlpha: alpha },
         warning: `ImageNet weights unavailable (${reason}); ${nsfwjsWarning(options)}`,
       };
@@ -144,9 +147,9 @@ async function settle(options: ResolveWeightsOptions): Promise<SettledWeights & 
     if (holds !== base) throw new UserError(`--weights ${weights} holds ${holds} weights, not ${base}`);
     const bundled = bundledAlpha(base, alpha);
     if (bundled !== alpha) throw new UserError(`--weights ${weights} holds ${base} weights of alpha ${kerasAlpha(bundled)}, not ${kerasAlpha(alpha)}: pass --alpha ${kerasAlpha(bundled)}`);
-    return { weights, alpha, warning: nsfwjsWarning(options) };
+    return { weights, alpha, pixelScaling: NSFWJS_PIXEL_SCALING, warning: nsfwjsWarning(options) };
   }
-  return { weights, alpha };
+  return { weights, alpha, pixelScaling: BASES[base].pixelScaling };
 }
 
 /**

@@ -8,7 +8,7 @@ import { EXPERIMENTS, EXPERIMENT_NAMES, HISTORY_FILE, MODEL_DIR, PIPELINE_MODEL_
 import type { PipelineContext } from './context.ts';
 import type { OptionValues } from './options.ts';
 import { augmentParamsFrom, ensureAugment } from './stage_augment.ts';
-import { activateBackend, ensureFeatures, featuresParamsFrom } from './stage_features.ts';
+import { activateBackend, checkWeights, ensureFeatures, featuresParamsFrom } from './stage_features.ts';
 import { ensureIngest } from './stage_ingest.ts';
 import { ensureTrain, featuresValuesFor, trainConfigFrom } from './stage_train.ts';
 
@@ -83,6 +83,7 @@ async function stagesAndRun(context: PipelineContext, given: OptionValues, optio
   const values = earlyStoppingChecked(context, given, options.explicit);
   augmentParamsFrom(values, context.options.seed);
   if (values.input !== 'pixels') await featuresParamsFrom(featuresValuesFor(values));
+  if (values.input !== 'pixels') await checkWeights(featuresValuesFor(values));
   await activateBackend(context, values); // an engine that cannot load fails before any stage
   const { artifact: ingest } = await ensureIngest(context, values);
   const augment = await ensureAugment(context, values, ingest);

@@ -11,7 +11,7 @@ import { formatInspectSummary, inspectArrowFile } from './inspect.ts';
 import { layerOptions, type OptionValues } from './options.ts';
 import { addAugmentOptions, AUGMENT_DEFAULTS, augmentParamsFrom, ensureAugment } from './stage_augment.ts';
 import { experimentPreset, interruptSignal, runExperiment } from './experiment.ts';
-import { activateBackend, addFeaturesOptions, backendOption, ensureFeatures, FEATURES_DEFAULTS, featuresParamsFrom } from './stage_features.ts';
+import { activateBackend, addFeaturesOptions, backendOption, checkWeights, ensureFeatures, FEATURES_DEFAULTS } from './stage_features.ts';
 import { addTrainOptions } from './stage_train.ts';
 import { formatClassificationReport, writeComparisonForRuns, writeReportForRun } from '@flowers/report';
 import { EXPERIMENT_NAMES } from '@flowers/train';
@@ -81,7 +81,7 @@ addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.c
   .action(async (_opts, command: Command) => {
     const { context, values } = await prepare(command, {}, { ...INGEST_DEFAULTS, ...AUGMENT_DEFAULTS, ...FEATURES_DEFAULTS });
     augmentParamsFrom(values, context.options.seed);
-    await featuresParamsFrom(values);
+    await checkWeights(values);
     await activateBackend(context, values);
     const { artifact: ingest } = await ensureIngest(context, values);
     const augment = await ensureAugment(context, values, ingest);

@@ -1,8 +1,22 @@
 import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { type Artifact, runStage, toChoice, toInt, toNumber, UserError } from '@flowers/core';
+import { type Artifact, errorMessage, runStage, toChoice, toInt, toNumber, UserError } from '@flowers/core';
 import { BACKEND_REQUESTS, selectBackend, type BackendRequest, type SelectedBackend } from '@flowers/core/tf';
-import { BASE_NAMES, downloadProgress, featuresCodeVersion, MOBILENET_V2_ALPHAS, NAMED_WEIGHTS, produceFeatures, settleWeights, type FeaturesStageParams, type SettledWeights } from '@flowers/features';
+import {
+  applyLayerWeights,
+  BASE_NAMES,
+  buildBase,
+  downloadProgress,
+  featuresCodeVersion,
+  MOBILENET_V2_ALPHAS,
+  NAMED_WEIGHTS,
+  produceFeatures,
+  resolveWeights,
+  settleWeights,
+  type FeaturesStageParams,
+  type MobileNetV2Alpha,
+  type SettledWeights,
+} from '@flowers/features';
 import { resolvePath, type PipelineContext } from './context.ts';
 import { type OptionValues } from './options.ts';
 
@@ -71,6 +85,31 @@ export async function featuresParamsFrom(values: OptionValues): Promise<Features
     ...(values.cut ? { cut: String(values.cut) } : {}),
     batchSize: toInt(values.inferenceBatch, 'inferenceBatch', 1, 4096),
   };
+}
+
+/**
+ * Reads the weights and loads them into the base once, before any stage runs, so that a missing,
+ * truncated, foreign or wrong-architecture file fails in one line naming it, not after ingest and
+ * augment. Quiet (a download still shows its progress): the features stage reports its weights.
+ */
+export async function checkWeights(values: OptionValues): Promise<void> {
+  const params = await featuresParamsFrom(values);
+  const inputSize = toInt(values.size, 'size');
+  const download = downloadProgress();
+  const settled = await settleWeights({ base: params.base, alpha: params.alpha, inputSize, weights: params.weights, onProgress: download.onProgress }).finally(download.finish);
+  const where = typeof params.weights === 'string' && !(NAMED_WEIGHTS as readonly string[]).includes(params.weights) ? params.weights : settled.weights;
+  try {
+    const weights = await resolveWeights({ base: params.base, alpha: settled.alpha, inputSize, weights: settled });
+    const base = buildBase(params.base, { inputSize, alpha: settled.alpha as MobileNetV2Alpha });
+    try {
+      applyLayerWeights(base, weights.layers, weights.source);
+    } finally {
+      base.dispose();
+    }
+  } catch (error) {
+    const message = errorMessage(error).split('\n')[0]!;
+    throw new UserError(message.includes(String(where)) ? message : `weights ${where}: ${message}`);
+  }
 }
 
 /** The features artifact, and the weights this run settled on (cached features may have come from another choice of the same weights). */

@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { fileIOHandler } from '@flowers/core/tf';
 import os, { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,6 +49,28 @@ describe('options are checked before any work', () => {
   it('one augmented view per epoch needs augmented views, and --epoch-views takes 1 or all', () => {
     expectRejectedBeforeWork(['train', '--experiment', 'scratch-aug', '--views', '0'], /^error: --epoch-views 1 takes one augmented view of each photo per epoch, but --views is 0: add --views K or use --epoch-views all$/);
     expectRejectedBeforeWork(['train', '--experiment', 'scratch', '--epoch-views', '2'], /^error: --epoch-views must be 1 \(one augmented view of each photo per epoch\) or all, got '2'$/);
+  });
+
+  it('bad weights and widths fail before any stage, in one line naming the file', async () => {
+    const dir = tmp();
+    const shared = fileURLToPath(new URL('../../../../shared/models/mobilenet_v2_0.35_imagenet/', import.meta.url));
+    const modelJson = readFileSync(path.join(shared, 'model.json'), 'utf8');
+    const weightsBin = readFileSync(path.join(shared, 'weights.bin'));
+    const write = (name: string, files: Record<string, string | Buffer>): string => {
+      mkdirSync(path.join(dir, name));
+      for (const [file, data] of Object.entries(files)) writeFileSync(path.join(dir, name, file), data);
+      return path.join(dir, name, Object.keys(files)[0]!);
+    };
+    const truncatedJson = write('json', { 'model.json': modelJson.slice(0, modelJson.length / 2), 'weights.bin': weightsBin });
+    const truncatedBin = write('bin', { 'model.json': modelJson, 'weights.bin': weightsBin.subarray(0, weightsBin.length / 2) });
+    const randomH5 = write('h5', { 'weights.h5': Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24)) });
+    const otherNet = path.join(dir, 'other');
+    const input = tf.input({ shape: [32, 32, 3] });
+    await tf.model({ inputs: input, outputs: tf.layers.conv2d({ filters: 8, kernelSize: 3, name: 'Conv1' }).apply(input) as tf.SymbolicTensor }).save(fileIOHandler(otherNet));
+    for (const file of [truncatedJson, truncatedBin, randomH5, path.join(otherNet, 'model.json')]) {
+      expectRejectedBeforeWork(['train', '--experiment', 'best', '--weights', file], new RegExp(`^error: .*${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    }
+    expectRejectedBeforeWork(['train', '--experiment', 'best', '--alpha', '0.6'], /^error: --alpha must be one of 0\.35, 0\.5, 0\.75, 1 for --base mobilenet_v2, got 0\.6$/);
   });
 
   it('a backend that cannot load says which and what to use instead', () => {

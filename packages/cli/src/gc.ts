@@ -33,22 +33,23 @@ export async function collectGarbage(workspace: Workspace): Promise<{ removed: s
   const removed = (await clearStaleLocks(workspace.runsDir)).map((lock) => `runs/${lock}`);
   const kept: string[] = [];
   let bytes = 0;
-  const stages = await readdir(workspace.artifactsDir).catch(() => [] as string[]);
-  for (const stage of stages) {
+  const sortedEntries = async (dir: string): Promise<string[]> => (await readdir(dir).catch(() => [] as string[])).sort();
+  const stages = new Set([...(await sortedEntries(workspace.artifactsDir)), ...(await sortedEntries(workspace.readersDir))]);
+  for (const stage of [...stages].sort()) {
     const stageDir = path.join(workspace.artifactsDir, stage);
     const staleLocks = await clearStaleLocks(stageDir);
     removed.push(...staleLocks.map((lock) => `${stage}/${lock}`));
     const entriesByKey = new Map<string, string[]>();
-    for (const entry of await readdir(stageDir).catch(() => [] as string[])) {
+    for (const entry of await sortedEntries(stageDir)) {
       if (entry.endsWith('.lock')) continue;
-      // Leftovers of an attempt or of taking a lock (KEY.old-*, KEY.lock.new-*) and the reader leases (KEY.readers) belong to KEY.
-      const key = entry.replace(/^\.partial-/, '').replace(/\.(old|lock\.\w+)-.*$/, '').replace(/\.readers$/, '');
+      // Leftovers of an attempt or of taking a lock (KEY.old-*, KEY.lock.new-*) belong to KEY.
+      const key = entry.replace(/^\.partial-/, '').replace(/\.(old|lock\.\w+)-.*$/, '');
       entriesByKey.set(key, [...(entriesByKey.get(key) ?? []), entry]);
     }
-    for (const [key, entries] of entriesByKey) {
-      const readersDir = `${key}.readers`;
-      const garbage = entries.filter((entry) => entry !== readersDir && !(entry === key && referenced.has(`${stage}/${key}`)));
-      if (!garbage.length && !entries.includes(readersDir)) continue;
+    const leasedKeys = await sortedEntries(path.join(workspace.readersDir, stage));
+    for (const key of new Set([...entriesByKey.keys(), ...leasedKeys])) {
+      const garbage = (entriesByKey.get(key) ?? []).filter((entry) => !(entry === key && referenced.has(`${stage}/${key}`)));
+      if (!garbage.length && !leasedKeys.includes(key)) continue;
       const lock = await workspace.lockForRemoval(stage, key);
       if ('heldBy' in lock) {
         if (garbage.length) kept.push(`${stage}/${key}: locked by ${lock.heldBy}`);
@@ -64,8 +65,8 @@ export async function collectGarbage(workspace: Workspace): Promise<{ removed: s
           await rm(target, { recursive: true, force: true });
           removed.push(`${stage}/${entry}`);
         }
-        // Only stale leases were in it (lockForRemoval removed them), and none can be added while we hold the lock.
-        if (!inUse) await rm(path.join(stageDir, readersDir), { recursive: true, force: true });
+        // Only stale leases were in it (lockForRemoval removed them), and none is taken while we hold the lock.
+        if (!inUse) await rm(workspace.readerLeasesDir(stage, key), { recursive: true, force: true });
       } finally {
         await lock.release();
       }

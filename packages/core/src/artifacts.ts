@@ -74,17 +74,20 @@ export interface RemovalLock {
 
 /**
  * The pipeline's working directory: `artifacts/<stage>/<key>/` for stage outputs (with
- * `<key>.lock` while a process works on the key and `<key>.readers/` for the processes reading
- * it), `runs/<run>/` for what a run used and produced.
+ * `<key>.lock` while a process works on the key), `readers/<stage>/<key>/` for the leases of the
+ * processes reading it, `runs/<run>/` for what a run used and produced.
  */
 export class Workspace {
   readonly artifactsDir: string;
+  /** Outside `artifacts/`, so that listing a stage's artifacts never meets a lease. */
+  readonly readersDir: string;
   readonly runsDir: string;
   /** `stage/key` -> this process's reader lease on that artifact. */
   private readonly leases = new Map<string, Lock>();
 
   constructor(readonly root: string) {
     this.artifactsDir = path.join(root, 'artifacts');
+    this.readersDir = path.join(root, 'readers');
     this.runsDir = path.join(root, 'runs');
   }
 
@@ -101,8 +104,8 @@ export class Workspace {
     return path.join(this.artifactsDir, stage, `${key}.lock`);
   }
 
-  readersDir(stage: string, key: string): string {
-    return path.join(this.artifactsDir, stage, `${key}.readers`);
+  readerLeasesDir(stage: string, key: string): string {
+    return path.join(this.readersDir, stage, key);
   }
 
   /**
@@ -111,7 +114,7 @@ export class Workspace {
    */
   async leaseArtifact(stage: string, key: string): Promise<void> {
     const id = `${stage}/${key}`;
-    if (!this.leases.has(id)) this.leases.set(id, await acquireReaderLease(this.readersDir(stage, key)));
+    if (!this.leases.has(id)) this.leases.set(id, await acquireReaderLease(this.readerLeasesDir(stage, key)));
   }
 
   /** Ends this process's reader leases: once its run is recorded, or when it stops without one. */
@@ -129,7 +132,7 @@ export class Workspace {
     const taken = await tryAcquireLock(this.lockDir(stage, key));
     if ('heldBy' in taken) return taken;
     try {
-      return { readers: await liveReaders(this.readersDir(stage, key)), release: () => taken.release() };
+      return { readers: await liveReaders(this.readerLeasesDir(stage, key)), release: () => taken.release() };
     } catch (error) {
       await taken.release();
       throw error;
@@ -159,7 +162,7 @@ export class Workspace {
     for (const stage of stages.sort()) {
       const entries = await readdir(path.join(this.artifactsDir, stage)).catch(() => [] as string[]);
       for (const key of entries.sort()) {
-        if (!key.startsWith('.') && !key.endsWith('.lock') && !key.endsWith('.readers')) result.push({ stage, key, dir: this.artifactDir(stage, key) });
+        if (!key.startsWith('.') && !key.endsWith('.lock')) result.push({ stage, key, dir: this.artifactDir(stage, key) });
       }
     }
     return result;

@@ -276,9 +276,10 @@ describe('gc while a pipeline runs', () => {
 
   it('keeps every artifact the run uses, which finishes and is recorded', async () => {
     const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-gc-running-'));
-    // The flattened 2x2x1280 MobileNetV2 map under a 512-unit head: enough epochs to outlast gc.
+    // The flattened 2x2x1280 MobileNetV2 map under a 512-unit head: about half a second an
+    // epoch on wasm, so training lasts far longer than gc's few seconds.
     const args = ['all', '--experiment', 'features', '--base', 'mobilenet_v2', '--alpha', '0.35', '--size', '64', '--weights', SHARED_MOBILENET];
-    const pipeline = spawnCli([...args, '--epochs', '200', '--patience', '0', '--backend', 'wasm', '--workdir', 'ws', '--run', 'busy'], cwd);
+    const pipeline = spawnCli([...args, '--epochs', '60', '--patience', '0', '--backend', 'wasm', '--workdir', 'ws', '--run', 'busy'], cwd);
     let epoch3!: () => void;
     const atEpoch3 = new Promise<void>((resolve) => (epoch3 = resolve));
     const finished = outcome(pipeline, (stderr) => /Epoch 3\//.test(stderr) && epoch3());

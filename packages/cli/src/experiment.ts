@@ -71,9 +71,15 @@ export interface ExperimentOptions {
 /**
  * Every stage the experiment needs, in order, reusing what is cached; then the run record. Once
  * `options.signal` aborts, the running stage stops at its next safe point and no other starts.
+ * The artifacts it uses are leased until then, so `pipeline gc` leaves them alone; afterwards the
+ * run record refers to them.
  */
-export function runExperiment(context: PipelineContext, given: OptionValues, options: ExperimentOptions): Promise<ExperimentOutcome> {
-  return runInterruptibly(options.signal, () => stagesAndRun(context, given, options));
+export async function runExperiment(context: PipelineContext, given: OptionValues, options: ExperimentOptions): Promise<ExperimentOutcome> {
+  try {
+    return await runInterruptibly(options.signal, () => stagesAndRun(context, given, options));
+  } finally {
+    await context.workspace.releaseReaderLeases();
+  }
 }
 
 async function stagesAndRun(context: PipelineContext, given: OptionValues, options: ExperimentOptions): Promise<ExperimentOutcome> {

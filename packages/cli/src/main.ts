@@ -5,7 +5,7 @@ import { errorMessage, formatBytes, listRuns, type RunRecord, stderrLogger, toIn
 import { selectBackend, type BackendRequest, type SelectedBackend } from '@flowers/core/tf';
 import { evaluateFolder, predictPaths } from './evaluate.ts';
 import { loadClassifier } from './inference.ts';
-import { createContext, DEFAULTS, readConfigFile, resolvePath, type CommonOptions } from './context.ts';
+import { createContext, DEFAULTS, readConfigFile, resolvePath, type CommonOptions, type PipelineContext } from './context.ts';
 import { collectGarbage } from './gc.ts';
 import { formatInspectSummary, inspectArrowFile } from './inspect.ts';
 import { layerOptions, type OptionValues } from './options.ts';
@@ -55,13 +55,27 @@ async function prepare(command: Command, preset: OptionValues, defaults: OptionV
   return { context: createContext(common), values, explicit };
 }
 
+/**
+ * A stage command's work: the artifacts it reads and writes are leased (kept from `pipeline gc`)
+ * until it ends, whether it succeeds or fails.
+ */
+async function leasingArtifacts(context: PipelineContext, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } finally {
+    await context.workspace.releaseReaderLeases();
+  }
+}
+
 addIngestOptions(addCommonOptions(program.command('ingest')))
   .description('scan, validate, de-duplicate and split a dataset into split.arrow')
   .action(async (_opts, command: Command) => {
     const { context, values } = await prepare(command, {}, INGEST_DEFAULTS);
-    const { artifact, table } = await ensureIngest(context, values);
-    process.stdout.write(`${table}\n`);
-    context.log.info(`ingest artifact: ${artifact.dir}`);
+    await leasingArtifacts(context, async () => {
+      const { artifact, table } = await ensureIngest(context, values);
+      process.stdout.write(`${table}\n`);
+      context.log.info(`ingest artifact: ${artifact.dir}`);
+    });
   });
 
 addAugmentOptions(addIngestOptions(addCommonOptions(program.command('augment'))))
@@ -70,10 +84,12 @@ addAugmentOptions(addIngestOptions(addCommonOptions(program.command('augment')))
   .action(async (_opts, command: Command) => {
     const { context, values } = await prepare(command, {}, { ...INGEST_DEFAULTS, ...AUGMENT_DEFAULTS });
     augmentParamsFrom(values, context.options.seed);
-    const { artifact: ingest } = await ensureIngest(context, values);
-    const artifact = await ensureAugment(context, values, ingest);
-    context.log.info(`augment artifact: ${artifact.dir}`);
-    process.stdout.write(`${JSON.stringify(artifact.manifest.rows)}\n`);
+    await leasingArtifacts(context, async () => {
+      const { artifact: ingest } = await ensureIngest(context, values);
+      const artifact = await ensureAugment(context, values, ingest);
+      context.log.info(`augment artifact: ${artifact.dir}`);
+      process.stdout.write(`${JSON.stringify(artifact.manifest.rows)}\n`);
+    });
   });
 
 addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('features')))))
@@ -83,11 +99,13 @@ addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.c
     augmentParamsFrom(values, context.options.seed);
     await checkWeights(values);
     await activateBackend(context, values);
-    const { artifact: ingest } = await ensureIngest(context, values);
-    const augment = await ensureAugment(context, values, ingest);
-    const { artifact } = await ensureFeatures(context, values, augment);
-    context.log.info(`features artifact: ${artifact.dir}`);
-    process.stdout.write(`${JSON.stringify(artifact.manifest.rows)}\n`);
+    await leasingArtifacts(context, async () => {
+      const { artifact: ingest } = await ensureIngest(context, values);
+      const augment = await ensureAugment(context, values, ingest);
+      const { artifact } = await ensureFeatures(context, values, augment);
+      context.log.info(`features artifact: ${artifact.dir}`);
+      process.stdout.write(`${JSON.stringify(artifact.manifest.rows)}\n`);
+    });
   });
 
 const ALL_DEFAULTS = { ...INGEST_DEFAULTS, ...AUGMENT_DEFAULTS, ...FEATURES_DEFAULTS };
@@ -224,12 +242,13 @@ program
 
 program
   .command('gc')
-  .description('delete artifacts that no run refers to, and leftovers of interrupted stages')
+  .description('delete artifacts that no run refers to (keeping those a running pipeline uses), and leftovers of interrupted stages')
   .option('--workdir <dir>', `workspace (default: ${DEFAULTS.workdir})`)
   .action(async (opts: { workdir?: string }) => {
     const { workspace } = createContext({ ...DEFAULTS, force: new Set(), workdir: opts.workdir ?? DEFAULTS.workdir });
-    const { removed, bytes } = await collectGarbage(workspace);
+    const { removed, kept, bytes } = await collectGarbage(workspace);
     for (const item of removed) process.stderr.write(`removed ${item}\n`);
+    for (const item of kept) process.stderr.write(`kept ${item}\n`);
     process.stdout.write(`freed ${formatBytes(bytes)} (${removed.length} artifact folder(s) removed)\n`);
   });
 

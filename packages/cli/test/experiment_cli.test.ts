@@ -260,3 +260,43 @@ describe('Ctrl-C before training', () => {
     expect(artifactsOf(cwd, 'train')).toEqual([]);
   });
 });
+
+describe('gc while a pipeline runs', () => {
+  /** Output and exit code of a spawned CLI; `onStderr` sees stderr as it grows. */
+  function outcome(child: ReturnType<typeof spawnCli>, onStderr: (stderr: string) => void = () => {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      onStderr(stderr);
+    });
+    return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+  }
+
+  it('keeps every artifact the run uses, which finishes and is recorded', async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-gc-running-'));
+    // The flattened 2x2x1280 MobileNetV2 map under a 512-unit head: about half a second an
+    // epoch on wasm, so training lasts far longer than gc's few seconds.
+    const args = ['all', '--experiment', 'features', '--base', 'mobilenet_v2', '--alpha', '0.35', '--size', '64', '--weights', SHARED_MOBILENET];
+    const pipeline = spawnCli([...args, '--epochs', '60', '--patience', '0', '--backend', 'wasm', '--workdir', 'ws', '--run', 'busy'], cwd);
+    let epoch3!: () => void;
+    const atEpoch3 = new Promise<void>((resolve) => (epoch3 = resolve));
+    const finished = outcome(pipeline, (stderr) => /Epoch 3\//.test(stderr) && epoch3());
+    await Promise.race([atEpoch3, finished]);
+    const gc = await outcome(spawnCli(['gc', '--workdir', 'ws'], cwd));
+    const { code, stderr } = await finished;
+    expect(code, stderr).toBe(0);
+    expect(gc.code, gc.stderr).toBe(0);
+    const run = JSON.parse(readFileSync(path.join(cwd, 'ws', 'runs', 'busy', 'run.json'), 'utf8'));
+    for (const stage of ['ingest', 'augment', 'features']) expect(gc.stderr).toContain(`kept ${stage}/${run.artifacts[stage]}: in use by process ${pipeline.pid}\n`);
+    // Training was still under way: its key was locked.
+    expect(gc.stderr).toContain(`kept train/${run.artifacts.train}: locked by process ${pipeline.pid}\n`);
+    expect(gc.stderr).not.toMatch(/^removed /m);
+    for (const stage of ['ingest', 'augment', 'features', 'train']) expect(artifactsOf(cwd, stage)).toEqual([run.artifacts[stage]]);
+    // Its leases ended with it: now gc has nothing to keep.
+    const after = runCli(['gc', '--workdir', 'ws'], cwd);
+    expect(after.status, after.stderr).toBe(0);
+    expect(after.stderr).not.toMatch(/^kept /m);
+  }, 300_000);
+});

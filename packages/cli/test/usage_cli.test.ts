@@ -140,6 +140,39 @@ describe('gc', () => {
     expect(existsSync(path.join(cwd, 'ws', 'runs', '.r.lock'))).toBe(false);
     expect(existsSync(path.join(cwd, 'ws', 'artifacts', 'train', 'bbbb.lock'))).toBe(true);
   });
+
+  it('keeps an unreferenced artifact with a live reader lease, saying so; a dead or expired lease does not keep one', () => {
+    const cwd = tmp();
+    const features = path.join(cwd, 'ws', 'artifacts', 'features');
+    /** An artifact no run refers to, read by `owner` (if any) whose lease was renewed `age` seconds ago. */
+    const plant = (key: string, owner?: string, age = 0): void => {
+      mkdirSync(path.join(features, key), { recursive: true });
+      writeFileSync(path.join(features, key, 'manifest.json'), '{}');
+      if (!owner) return;
+      const lease = path.join(cwd, 'ws', 'readers', 'features', key, 'lease');
+      mkdirSync(lease, { recursive: true });
+      writeFileSync(path.join(lease, 'owner'), owner);
+      const renewed = new Date(Date.now() - age * 1000);
+      utimesSync(path.join(lease, 'owner'), renewed, renewed);
+    };
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim();
+    plant('aaaa', `${process.pid}@${hostname()}`);
+    plant('bbbb', `${dead}@${hostname()}`);
+    plant('cccc', '1@elsewhere.example', 3600);
+    plant('dddd');
+    const gc = runCli(['gc', '--workdir', 'ws'], cwd);
+    expect(gc.status, gc.stderr).toBe(0);
+    expect(gc.stderr.trim().split('\n')).toEqual([
+      'removed features/bbbb',
+      'removed features/cccc',
+      'removed features/dddd',
+      `kept features/aaaa: in use by process ${process.pid}`,
+    ]);
+    expect(gc.stdout).toMatch(/\(3 artifact folder\(s\) removed\)$/m);
+    expect(readdirSync(features)).toEqual(['aaaa']);
+    expect(readdirSync(path.join(cwd, 'ws', 'readers', 'features'))).toEqual(['aaaa']);
+    expect(readdirSync(path.join(cwd, 'ws', 'readers', 'features', 'aaaa'))).toEqual(['lease']);
+  });
 });
 
 describe('--config', () => {

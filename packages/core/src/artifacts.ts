@@ -4,7 +4,7 @@ import { replaceDirectory, fsyncPath, writeFileAtomic } from './atomic.ts';
 import { canonicalJson, sha256File, sha256Hex } from './hash.ts';
 import { InterruptedError } from './errors.ts';
 import { runStageInterruptibly, stopIfInterrupted } from './interrupt.ts';
-import { acquireLock } from './lock.ts';
+import { acquireLock, acquireReaderLease, liveReaders, tryAcquireLock, type Lock } from './lock.ts';
 import type { Logger } from './log.ts';
 
 export interface OutputFile {
@@ -67,16 +67,28 @@ export function stageKey(spec: StageSpec): string {
   return sha256Hex(canonicalJson({ stage: spec.stage, code: spec.codeVersion, params: spec.params, inputs: spec.inputs })).slice(0, 16);
 }
 
+/** A key's files, locked for removal: `readers` are the live processes still reading its artifact. */
+export interface RemovalLock {
+  readers: string[];
+  release(): Promise<void>;
+}
+
 /**
- * The pipeline's working directory: `artifacts/<stage>/<key>/` for stage outputs,
- * `runs/<run>/` for what a run used and produced.
+ * The pipeline's working directory: `artifacts/<stage>/<key>/` for stage outputs (with
+ * `<key>.lock` while a process works on the key), `readers/<stage>/<key>/` for the leases of the
+ * processes reading it, `runs/<run>/` for what a run used and produced.
  */
 export class Workspace {
   readonly artifactsDir: string;
+  /** Outside `artifacts/`, so that listing a stage's artifacts never meets a lease. */
+  readonly readersDir: string;
   readonly runsDir: string;
+  /** `stage/key` -> this process's reader lease on that artifact. */
+  private readonly leases = new Map<string, Lock>();
 
   constructor(readonly root: string) {
     this.artifactsDir = path.join(root, 'artifacts');
+    this.readersDir = path.join(root, 'readers');
     this.runsDir = path.join(root, 'runs');
   }
 
@@ -87,6 +99,45 @@ export class Workspace {
   /** Where a stage's unfinished attempt lives; never trusted as an artifact. */
   partialDir(stage: string, key: string): string {
     return path.join(this.artifactsDir, stage, `.partial-${key}`);
+  }
+
+  lockDir(stage: string, key: string): string {
+    return path.join(this.artifactsDir, stage, `${key}.lock`);
+  }
+
+  readerLeasesDir(stage: string, key: string): string {
+    return path.join(this.readersDir, stage, key);
+  }
+
+  /**
+   * Keeps `pipeline gc` from deleting the artifact until releaseReaderLeases. Taken under the
+   * key's lock, which gc holds while it checks the leases and deletes, so gc never misses it.
+   */
+  async leaseArtifact(stage: string, key: string): Promise<void> {
+    const id = `${stage}/${key}`;
+    if (!this.leases.has(id)) this.leases.set(id, await acquireReaderLease(this.readerLeasesDir(stage, key)));
+  }
+
+  /** Ends this process's reader leases: once its run is recorded, or when it stops without one. */
+  async releaseReaderLeases(): Promise<void> {
+    const leases = [...this.leases.values()];
+    this.leases.clear();
+    await Promise.all(leases.map((lease) => lease.release()));
+  }
+
+  /**
+   * Locks a key for removing its files, without waiting: `heldBy` while a process produces or
+   * looks up the artifact. Stale reader leases are removed on the way.
+   */
+  async lockForRemoval(stage: string, key: string): Promise<RemovalLock | { heldBy: string }> {
+    const taken = await tryAcquireLock(this.lockDir(stage, key));
+    if ('heldBy' in taken) return taken;
+    try {
+      return { readers: await liveReaders(this.readerLeasesDir(stage, key)), release: () => taken.release() };
+    } catch (error) {
+      await taken.release();
+      throw error;
+    }
   }
 
   /** The complete artifact for this key, or undefined (missing, or damaged outputs). */
@@ -139,8 +190,9 @@ export interface RunStageOptions {
 /**
  * Runs a stage unless its artifact is cached. Under a per-key lock, the producer writes into a
  * partial directory; the manifest is written last and the directory renamed into place, so a
- * stage killed at any point leaves nothing a later run would take for complete. Interrupted
- * (see runInterruptibly), it stops at its next safe point, or does not start.
+ * stage killed at any point leaves nothing a later run would take for complete. The artifact
+ * returned is leased to this process (see Workspace.leaseArtifact). Interrupted (see
+ * runInterruptibly), it stops at its next safe point, or does not start.
  */
 export function runStage(
   workspace: Workspace,
@@ -160,12 +212,13 @@ async function reuseOrProduce(
   const key = stageKey(spec);
   const { log } = options;
   stopIfInterrupted('before it started');
-  const lock = await acquireLock(path.join(workspace.artifactsDir, spec.stage, `${key}.lock`), { log, what: `${spec.stage} ${key}` });
+  const lock = await acquireLock(workspace.lockDir(spec.stage, key), { log, what: `${spec.stage} ${key}` });
   try {
     if (!options.force) {
       const existing = await workspace.findArtifact(spec.stage, key);
       if (existing) {
         log.info(`cached ${spec.stage} ${key}`);
+        await workspace.leaseArtifact(spec.stage, key);
         return existing;
       }
     }
@@ -205,6 +258,7 @@ async function reuseOrProduce(
     await writeFileAtomic(path.join(partial, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     await fsyncPath(partial);
     await replaceDirectory(partial, workspace.artifactDir(spec.stage, key));
+    await workspace.leaseArtifact(spec.stage, key);
     return { dir: workspace.artifactDir(spec.stage, key), manifest, cached: false };
   } finally {
     await lock.release();

@@ -2,7 +2,7 @@ export { createRandom, seedFrom, shuffleInPlace, type Random } from './random.ts
 export { UserError, InterruptedError, errorMessage } from './errors.ts';
 export { sha256Hex, sha256File, canonicalJson, packageCodeVersion } from './hash.ts';
 export { writeFileAtomic, writeDirectoryAtomic, replaceDirectory, fsyncPath } from './atomic.ts';
-export { acquireLock, clearStaleLock, type Lock, type LockWait } from './lock.ts';
+export { acquireLock, tryAcquireLock, acquireReaderLease, liveReaders, clearStaleLock, type Lock, type LockWait } from './lock.ts';
 export { stderrLogger, memoryLogger, startProgress, type Logger, type Progress } from './log.ts';
 export { ensureFreeSpace, formatBytes } from './disk.ts';
 export {
@@ -17,6 +17,7 @@ export {
   type StageResult,
   type StageContext,
   type RunStageOptions,
+  type RemovalLock,
 } from './artifacts.ts';
 export { commitRun, readRun, listRuns, runDir, defaultRunName, validateRunName, RUN_FILE, type RunRecord } from './runs.ts';
 export { runInterruptibly } from './interrupt.ts';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { writeFailure } from './disk.ts';
@@ -128,14 +128,11 @@ function holdLock(lockDir: string, ino: number): Lock {
 }
 
 /**
- * A lock directory holding its owner (`pid@host`). It is taken by renaming a complete directory
- * into place, which fails while another lock is there, so a lock never lacks its owner file.
- * Stale locks are taken over: a local owner that died, another host's owner whose lease ran
- * out, or a lock with no readable owner for a few seconds (left by older code).
+ * Takes the lock, taking over a stale one. While a live process holds it, `whileHeld` is told who
+ * and answers whether to keep trying; when it answers no, the holder is returned instead.
  */
-export async function acquireLock(lockDir: string, waiting?: LockWait): Promise<Lock> {
+async function takeLock(lockDir: string, whileHeld: (holder: string) => Promise<boolean>): Promise<Lock | { heldBy: string }> {
   const owner = `${process.pid}@${hostname()}`;
-  let lastReport = -Infinity;
   let candidate: string | undefined;
   try {
     for (;;) {
@@ -156,13 +153,55 @@ export async function acquireLock(lockDir: string, waiting?: LockWait): Promise<
         await removeJudgedLock(lockDir, state);
         continue;
       }
-      if (waiting && performance.now() - lastReport >= WAIT_REPORT_MS) {
-        lastReport = performance.now();
-        waiting.log.info(`waiting for ${waiting.what}: ${lockDir} is held by ${state.holder}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      if (!(await whileHeld(state.holder))) return { heldBy: state.holder };
     }
   } finally {
     if (candidate) await rm(candidate, { recursive: true, force: true });
   }
+}
+
+/**
+ * A lock directory holding its owner (`pid@host`). It is taken by renaming a complete directory
+ * into place, which fails while another lock is there, so a lock never lacks its owner file.
+ * Stale locks are taken over: a local owner that died, another host's owner whose lease ran
+ * out, or a lock with no readable owner for a few seconds (left by older code).
+ */
+export async function acquireLock(lockDir: string, waiting?: LockWait): Promise<Lock> {
+  let lastReport = -Infinity;
+  const taken = await takeLock(lockDir, async (holder) => {
+    if (waiting && performance.now() - lastReport >= WAIT_REPORT_MS) {
+      lastReport = performance.now();
+      waiting.log.info(`waiting for ${waiting.what}: ${lockDir} is held by ${holder}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    return true;
+  });
+  return taken as Lock; // whileHeld never gives up
+}
+
+/** The lock, or who holds it (a live process): for work that skips what is busy rather than wait. */
+export function tryAcquireLock(lockDir: string): Promise<Lock | { heldBy: string }> {
+  return takeLock(lockDir, async () => false);
+}
+
+/**
+ * A reader lease: a lock of this process's own in `readersDir`, so any number of readers hold
+ * one at a time. It is judged stale by the same rules as a lock (and renewed by its heartbeat),
+ * so a reader that died or lost its host stops counting without anyone releasing it.
+ */
+export function acquireReaderLease(readersDir: string): Promise<Lock> {
+  return acquireLock(path.join(readersDir, uniqueSuffix()));
+}
+
+/** Who holds the live reader leases in `readersDir`, after removing the stale ones. */
+export async function liveReaders(readersDir: string): Promise<string[]> {
+  const holders: string[] = [];
+  for (const entry of await readdir(readersDir).catch(() => [] as string[])) {
+    const lease = path.join(readersDir, entry);
+    const state = await inspectLock(lease);
+    if (!state) continue;
+    if (state.stale) await removeJudgedLock(lease, state);
+    else holders.push(state.holder);
+  }
+  return holders;
 }

@@ -86,6 +86,47 @@ describe('runStage', () => {
   });
 });
 
+describe('reader leases', () => {
+  const log = memoryLogger();
+  const produce = async ({ dir }: { dir: string }) => {
+    writeFileSync(path.join(dir, 'out.txt'), 'hello');
+    return {};
+  };
+  /** Who reads the artifact, as `pipeline gc` sees it. */
+  async function readersSeenByGc(root: string, key: string): Promise<string[]> {
+    const lock = await new Workspace(root).lockForRemoval('demo', key);
+    if ('heldBy' in lock) throw new Error(`locked by ${lock.heldBy}`);
+    await lock.release();
+    return lock.readers;
+  }
+
+  it('keep a produced or cached artifact from removal until each process releases its own', async () => {
+    const root = tmp();
+    const producer = new Workspace(root);
+    const { key } = (await runStage(producer, spec({ a: 1 }), produce, { log })).manifest;
+    // Another pipeline command in the same workdir, answered from the cache.
+    const reader = new Workspace(root);
+    expect((await runStage(reader, spec({ a: 1 }), produce, { log })).cached).toBe(true);
+    expect(await readersSeenByGc(root, key)).toEqual([`process ${process.pid}`, `process ${process.pid}`]);
+    await producer.releaseReaderLeases();
+    expect(await readersSeenByGc(root, key)).toEqual([`process ${process.pid}`]);
+    await reader.releaseReaderLeases();
+    expect(await readersSeenByGc(root, key)).toEqual([]);
+    expect(readdirSync(producer.readerLeasesDir('demo', key))).toEqual([]);
+  });
+
+  it('are not needed while a stage works on the key: its lock keeps gc away', async () => {
+    const workspace = new Workspace(tmp());
+    let seenByGc: unknown;
+    await runStage(workspace, spec({ a: 2 }), async (context) => {
+      seenByGc = await workspace.lockForRemoval('demo', context.key);
+      return produce(context);
+    }, { log });
+    expect(seenByGc).toEqual({ heldBy: `process ${process.pid}` });
+    await workspace.releaseReaderLeases();
+  });
+});
+
 describe('runs', () => {
   it('replace a run only when the new one succeeds', async () => {
     const workspace = new Workspace(tmp());

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import os, { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { acquireLock, clearStaleLock, memoryLogger } from '../src/index.ts';
+import { acquireLock, acquireReaderLease, clearStaleLock, liveReaders, memoryLogger, tryAcquireLock } from '../src/index.ts';
 import { LEASE_MS, OWNERLESS_STALE_MS } from '../src/lock.ts';
 
 // The owner write can be made to fail as on a full disk.
@@ -110,5 +110,52 @@ describe('locks', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('tryAcquireLock', () => {
+  it('names the live holder instead of waiting, and takes over a stale lock', async () => {
+    const dir = path.join(tmp(), 't.lock');
+    const held = await acquireLock(dir);
+    expect(await tryAcquireLock(dir)).toEqual({ heldBy: `process ${process.pid}` });
+    await held.release();
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim();
+    const stale = plantLock(`${dead}@${hostname()}`);
+    const taken = await tryAcquireLock(stale);
+    if ('heldBy' in taken) throw new Error(`held by ${taken.heldBy}`);
+    expect(readFileSync(path.join(stale, 'owner'), 'utf8')).toBe(me);
+    await taken.release();
+  });
+});
+
+describe('reader leases', () => {
+  /** A lease directory as another reader would leave it in `readersDir`. */
+  function plantLease(readersDir: string, name: string, owner: string, age: number): string {
+    const dir = path.join(readersDir, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'owner'), owner);
+    utimesSync(path.join(dir, 'owner'), secondsAgo(age), secondsAgo(age));
+    return dir;
+  }
+
+  it('are held by any number of readers at once and end on release', async () => {
+    const readersDir = path.join(tmp(), 'k.readers');
+    const leases = await Promise.all([acquireReaderLease(readersDir), acquireReaderLease(readersDir)]);
+    expect(await liveReaders(readersDir)).toEqual([`process ${process.pid}`, `process ${process.pid}`]);
+    await Promise.all(leases.map((lease) => lease.release()));
+    expect(await liveReaders(readersDir)).toEqual([]);
+    expect(readdirSync(readersDir)).toEqual([]);
+  });
+
+  it("count a dead local reader and another host's expired lease as gone (and remove them), another host's fresh lease as live", async () => {
+    const readersDir = path.join(tmp(), 'k.readers');
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim();
+    plantLease(readersDir, 'dead', `${dead}@${hostname()}`, 0);
+    plantLease(readersDir, 'expired', '1@elsewhere.example', LEASE_MS / 1000 + 60);
+    plantLease(readersDir, 'fresh', '1@elsewhere.example', 1);
+    const readers = await liveReaders(readersDir);
+    expect(readers).toHaveLength(1);
+    expect(readers[0]).toBe(`process 1 on elsewhere.example (last heartbeat 1 s ago, lease ${LEASE_MS / 1000} s)`);
+    expect(readdirSync(readersDir)).toEqual(['fresh']);
   });
 });

@@ -252,15 +252,23 @@ program
     process.stdout.write(`freed ${formatBytes(bytes)} (${removed.length} artifact folder(s) removed)\n`);
   });
 
+let failureReported = false;
 function reportFailure(error: unknown): void {
-  process.stderr.write(`error: ${errorMessage(error).split('\n')[0]}\n`);
   if (process.env.PIPELINE_DEBUG) process.stderr.write(`${error instanceof Error ? error.stack : JSON.stringify(error)}\n`);
+  // After the command's own failure line, a late error from tearing down (a worker pool stopped
+  // mid-task, say) says nothing new: the one line stays the last.
+  if (failureReported) return;
+  failureReported = true;
+  process.stderr.write(`error: ${errorMessage(error).split('\n')[0]}\n`);
 }
-// A rejection nobody awaited is still a failure of this command: one line, non-zero exit.
-process.on('unhandledRejection', (reason) => {
-  reportFailure(reason);
-  process.exit(1);
-});
+// A rejection nobody awaited, or an exception thrown from a callback, is still a failure of this
+// command: one line, non-zero exit.
+for (const event of ['unhandledRejection', 'uncaughtException'] as const) {
+  process.on(event, (reason: unknown) => {
+    reportFailure(reason);
+    process.exit(1);
+  });
+}
 
 try {
   await program.parseAsync(process.argv);

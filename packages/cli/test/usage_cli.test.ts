@@ -73,6 +73,17 @@ describe('options are checked before any work', () => {
     expectRejectedBeforeWork(['train', '--experiment', 'best', '--alpha', '0.6'], /^error: --alpha must be one of 0\.35, 0\.5, 0\.75, 1 for --base mobilenet_v2, got 0\.6$/);
   });
 
+  it('an exception thrown from a callback ends in one error line and exit 1, not a stack trace', () => {
+    const cwd = tmp();
+    // A module the test preloads throws from a timer, as a late callback in a library might; the
+    // timer fires after the command's own work, and keeps the process alive until then.
+    writeFileSync(path.join(cwd, 'late.mjs'), "setTimeout(() => { throw new Error('late failure in a callback'); }, 5000);\n");
+    const result = runCli(['runs', '--workdir', 'ws'], cwd, { NODE_OPTIONS: `--import ${path.join(cwd, 'late.mjs')}` });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n').at(-1)).toBe('error: late failure in a callback');
+    expect(result.stderr).not.toMatch(/^\s+at |Node\.js v/m);
+  });
+
   it('a backend that cannot load says which and what to use instead', () => {
     const cwd = tmp();
     const result = runCli(['evaluate', '--model', 'm', '--data', 'd', '--backend', 'tensorflow'], cwd);

@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { memoryLogger } from '../packages/core/src/index.ts';
-import { datasetFingerprint, produceIngest, scanDataset, SPLIT_FILE } from '../packages/ingest/src/index.ts';
+import { SPLIT_FILE } from '../packages/core/src/contracts/index.ts';
+import { datasetFingerprint, produceIngest, scanDataset } from '../packages/ingest/src/index.ts';
 import { AUGMENT_PRESETS, produceAugment } from '../packages/augment/src/index.ts';
 
 export const FLOWERS = path.resolve(import.meta.dirname, '../../shared/data/flowers');

@@ -10,8 +10,7 @@ export {
   type AugmentParams,
   type FillMode,
 } from './keras_params.ts';
-export { renderAugmentPreview, type AugmentPreviewOptions } from './preview.ts';
 export { decodeResized } from './decode.ts';
-export { produceAugment, PIXEL_FILES, PREVIEW_FILE, AUGMENT_REPORT_FILE, type AugmentStageParams } from './stage.ts';
+export { produceAugment, AUGMENT_REPORT_FILE, type AugmentStageParams } from './stage.ts';
 
 export const augmentCodeVersion = (): Promise<string> => packageCodeVersion(import.meta.url);

@@ -1,37 +1,18 @@
 /** The classic "augmented daisy" figure: a photo and some of its augmented views, as one PNG. */
-import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { sha256Hex } from '@flowers/core';
-import { decodeResized } from './decode.ts';
-import type { AugmentParams } from './keras_params.ts';
-import { augmentViews } from './views.ts';
-
-export interface AugmentPreviewOptions {
-  path: string;
-  size: number;
-  views: number;
-  params: AugmentParams;
-  seed: number | string;
-  columns: number;
-}
 
 const GUTTER = 4;
 const BACKGROUND = { r: 255, g: 255, b: 255 };
 
 /**
- * PNG grid, row by row: the plain resized image, then `views` augmented views. The views are
- * exactly those the augment stage produces for this file and seed (same stream keys).
+ * PNG grid, row by row, of size x size x 3 RGB tiles (the augment stage passes the plain image
+ * and the views its pool just produced), with white gutters.
  */
-export async function renderAugmentPreview(options: AugmentPreviewOptions): Promise<Buffer> {
-  const { path, size, views, params, seed, columns } = options;
+export async function renderPreviewGrid(tiles: readonly Uint8Array[], size: number, columns: number): Promise<Buffer> {
   if (!Number.isInteger(columns) || columns < 1) throw new Error(`augment preview columns=${columns} must be an integer >= 1`);
-  if (!Number.isInteger(views) || views < 0) throw new Error(`augment preview views=${views} must be an integer >= 0`);
-  const bytes = await readFile(path);
-  const images = augmentViews(await decodeResized(bytes, size), size, views, params, seed, sha256Hex(bytes));
-  const tiles = 1 + views;
-  const imageBytes = size * size * 3;
-  const cols = Math.min(columns, tiles);
-  const rows = Math.ceil(tiles / columns);
+  if (tiles.length === 0) throw new Error('augment preview needs at least one image');
+  const cols = Math.min(columns, tiles.length);
+  const rows = Math.ceil(tiles.length / columns);
   return sharp({
     create: {
       width: cols * size + (cols - 1) * GUTTER,
@@ -41,8 +22,8 @@ export async function renderAugmentPreview(options: AugmentPreviewOptions): Prom
     },
   })
     .composite(
-      Array.from({ length: tiles }, (_, i) => ({
-        input: Buffer.from(images.buffer, images.byteOffset + i * imageBytes, imageBytes),
+      tiles.map((tile, i) => ({
+        input: Buffer.from(tile.buffer, tile.byteOffset, tile.byteLength),
         raw: { width: size, height: size, channels: 3 as const },
         left: (i % columns) * (size + GUTTER),
         top: Math.floor(i / columns) * (size + GUTTER),

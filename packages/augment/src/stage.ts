@@ -1,27 +1,18 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createPool, ensureFreeSpace, mapOrdered, startProgress, type Logger, type StageResult } from '@flowers/core';
 import {
   AUGMENT_PREVIEW_FILE,
-  ArrowFileSink,
-  Field,
-  Int32,
-  Schema,
-  Utf8,
-  createPool,
-  ensureFreeSpace,
-  fixedSizeListColumn,
-  fixedSizeListField,
-  int32Column,
-  makeRecordBatch,
-  mapOrdered,
-  startProgress,
-  utf8Column,
-  type Logger,
-  type StageResult,
-} from '@flowers/core';
-import { readSplitFile, SPLITS, type SplitFile, type SplitName } from '@flowers/ingest';
+  SPLITS,
+  createPixelWriter,
+  readSplitFile,
+  type ImageRow,
+  type ImageRowsWriter,
+  type SplitFile,
+  type SplitName,
+} from '@flowers/core/contracts';
 import { validateAugmentParams, type AugmentParams } from './keras_params.ts';
-import { renderAugmentPreview } from './preview.ts';
+import { renderPreviewGrid } from './preview.ts';
 import { decodeAugmentResult } from './result.ts';
 import type { AugmentTask, AugmentWireResult } from './types.ts';
 
@@ -33,81 +24,47 @@ export interface AugmentStageParams {
   seed: number;
 }
 
-export const PIXEL_FILES: Record<SplitName, string> = { train: 'train.arrow', validation: 'validation.arrow', test: 'test.arrow' };
 export const AUGMENT_REPORT_FILE = 'augment-report.json';
-export const PREVIEW_FILE = AUGMENT_PREVIEW_FILE;
-/** Views shown in the preview grid (the classic figure shows a handful). */
+/** Views shown in the preview grid (the classic figure shows a handful), at most the views produced. */
 const PREVIEW_VIEWS = 7;
+const PREVIEW_COLUMNS = 4;
 /** Rows per record batch: big enough for fast I/O, small enough to keep memory flat. */
 const IMAGES_PER_BATCH = 32;
 
-function pixelSchema(params: AugmentStageParams, classes: readonly string[]): Schema {
-  return new Schema(
-    [
-      new Field('sha256', new Utf8(), false),
-      new Field('label_index', new Int32(), false),
-      new Field('split', new Utf8(), false),
-      new Field('view', new Int32(), false),
-      fixedSizeListField('pixels', params.size * params.size * 3, 'uint8'),
-    ],
-    new Map([
-      ['size', String(params.size)],
-      ['classes', JSON.stringify(classes)],
-      ['views', String(params.views)],
-      ['augment', JSON.stringify(params.augment)],
-      ['seed', String(params.seed)],
-    ]),
-  );
-}
-
 /** Rows of one split, gathered until a record batch is full. */
 class BatchBuffer {
-  private sha: string[] = [];
-  private labels: number[] = [];
-  private views: number[] = [];
+  private rows: ImageRow[] = [];
   private images: Uint8Array[] = [];
 
   constructor(
-    private readonly sink: ArrowFileSink,
-    private readonly split: SplitName,
+    private readonly writer: ImageRowsWriter,
     private readonly imageBytes: number,
   ) {}
 
-  add(sha256: string, labelIndex: number, view: number, pixels: Uint8Array): void {
-    this.sha.push(sha256);
-    this.labels.push(labelIndex);
-    this.views.push(view);
+  add(row: ImageRow, pixels: Uint8Array): void {
+    this.rows.push(row);
     this.images.push(pixels);
   }
 
   get size(): number {
-    return this.sha.length;
+    return this.rows.length;
   }
 
   flush(): void {
-    if (!this.sha.length) return;
+    if (!this.rows.length) return;
     const pixels = new Uint8Array(this.images.length * this.imageBytes);
     this.images.forEach((image, i) => pixels.set(image, i * this.imageBytes));
-    this.sink.write(
-      makeRecordBatch(this.sink.schema, [
-        utf8Column(this.sha),
-        int32Column(Int32Array.from(this.labels)),
-        utf8Column(this.sha.map(() => this.split)),
-        int32Column(Int32Array.from(this.views)),
-        fixedSizeListColumn(pixels, this.imageBytes),
-      ]),
-    );
-    this.sha = [];
-    this.labels = [];
-    this.views = [];
+    this.writer.write(this.rows, pixels);
+    this.rows = [];
     this.images = [];
   }
 }
 
 /**
  * Decodes and resizes every image of `split.arrow` on a worker pool, adds augmented views to
- * training images, and streams them into one Arrow file per split. Images that changed or
- * vanished since ingest are skipped and reported.
+ * training images, and streams them into one pixel file per split, each row carrying the image's
+ * row id and path in split.arrow; the first training image and its views also make preview.png.
+ * Images that changed or vanished since ingest are skipped and reported.
  */
 export async function produceAugment(
   outDir: string,
@@ -121,9 +78,11 @@ export async function produceAugment(
   const trainImages = split.rows.filter((r) => r.split === 'train').length;
   await ensureFreeSpace(outDir, imageBytes * (split.rows.length + trainImages * params.views), 'the augmented pixel files');
 
-  const schema = pixelSchema(params, split.classes);
-  const sinks = Object.fromEntries(SPLITS.map((s) => [s, new ArrowFileSink(path.join(outDir, PIXEL_FILES[s]), schema)])) as Record<SplitName, ArrowFileSink>;
-  const buffers = Object.fromEntries(SPLITS.map((s) => [s, new BatchBuffer(sinks[s], s, imageBytes)])) as Record<SplitName, BatchBuffer>;
+  const meta = { size: params.size, classes: split.classes, views: params.views, augment: params.augment, seed: params.seed, dataDir: split.dataDir };
+  const sinks = Object.fromEntries(SPLITS.map((s) => [s, createPixelWriter(outDir, s, meta)])) as Record<SplitName, ImageRowsWriter>;
+  const buffers = Object.fromEntries(SPLITS.map((s) => [s, new BatchBuffer(sinks[s], imageBytes)])) as Record<SplitName, BatchBuffer>;
+  // The first training image that decodes, as the pool produced it: the preview's tiles.
+  let preview: { path: string; tiles: Uint8Array[] } | undefined;
   const skipped: Array<{ path: string; reason: string }> = [];
   const pool = createPool(new URL('./augment_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2 });
   const progress = startProgress('augment: decoding images', split.rows.length, 'img');
@@ -151,8 +110,10 @@ export async function produceAugment(
           return;
         }
         const buffer = buffers[row.split];
-        buffer.add(row.sha256, row.labelIndex, 0, result.plain);
-        result.views.forEach((view, v) => buffer.add(row.sha256, row.labelIndex, v + 1, view));
+        const identity = { rowId: index, path: row.path, sha256: row.sha256, labelIndex: row.labelIndex, split: row.split };
+        buffer.add({ ...identity, view: 0 }, result.plain);
+        result.views.forEach((view, v) => buffer.add({ ...identity, view: v + 1 }, view));
+        if (preview === undefined && row.split === 'train') preview = { path: row.path, tiles: [result.plain, ...result.views.slice(0, PREVIEW_VIEWS)] };
         if (buffer.size >= IMAGES_PER_BATCH * (row.split === 'train' ? 1 + params.views : 1)) buffer.flush();
       },
     );
@@ -170,14 +131,10 @@ export async function produceAugment(
   const seconds = (performance.now() - started) / 1000;
   if (skipped.length) options.log.warn(`augment skipped ${skipped.length} image(s) (see ${AUGMENT_REPORT_FILE}): ${skipped[0]!.reason}`);
   await writeFile(path.join(outDir, AUGMENT_REPORT_FILE), `${JSON.stringify({ skipped }, null, 2)}\n`);
-  const firstTrain = split.rows.find((r) => r.split === 'train' && !skipped.some((s) => s.path === r.path));
-  if (firstTrain) {
-    const png = await renderAugmentPreview({ path: path.join(split.dataDir, firstTrain.path), size: params.size, views: PREVIEW_VIEWS, params: params.augment, seed: params.seed, columns: 4 });
-    await writeFile(path.join(outDir, PREVIEW_FILE), png);
-  }
+  if (preview) await writeFile(path.join(outDir, AUGMENT_PREVIEW_FILE), await renderPreviewGrid(preview.tiles, params.size, PREVIEW_COLUMNS));
   return {
     rows: Object.fromEntries(SPLITS.map((s) => [s, sinks[s].rows])),
     timings: { decode_augment_s: Math.round(seconds * 1000) / 1000, images_per_s: Math.round((split.rows.length / seconds) * 10) / 10 },
-    extra: { skipped: skipped.length, previewImage: firstTrain?.path },
+    extra: { skipped: skipped.length, previewImage: preview?.path },
   };
 }

@@ -1,29 +1,44 @@
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { memoryLogger, openArrowFile } from '@flowers/core';
-import { produceIngest, scanDataset, SPLIT_FILE } from '@flowers/ingest';
+import { memoryLogger, openArrowFile, sha256File } from '@flowers/core';
+import { readSplitFile, SPLIT_FILE, writeSplit, type SplitName, type SplitRow } from '@flowers/core/contracts';
 import { AUGMENT_PRESETS, produceAugment, type AugmentStageParams } from '../src/index.ts';
 
-async function smallDataset(): Promise<string> {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'augment-stage-data-'));
+/** Ten small photos of two classes and their split.arrow (6 train, 2 validation, 2 test), as ingest writes it. */
+async function smallSplit(): Promise<{ data: string; ingestDir: string }> {
+  const data = mkdtempSync(path.join(os.tmpdir(), 'augment-stage-data-'));
+  const rows: SplitRow[] = [];
   for (const [c, label] of ['red', 'blue'].entries()) {
-    mkdirSync(path.join(root, label));
+    mkdirSync(path.join(data, label));
     for (let i = 0; i < 5; i++) {
-      await sharp({ create: { width: 60, height: 40, channels: 3, background: { r: c ? 0 : 200 + i, g: 10 * i, b: c ? 200 + i : 0 } } }).png().toFile(path.join(root, label, `${i}.png`));
+      const file = path.join(data, label, `${i}.png`);
+      await sharp({ create: { width: 60, height: 40, channels: 3, background: { r: c ? 0 : 200 + i, g: 10 * i, b: c ? 200 + i : 0 } } }).png().toFile(file);
+      const split: SplitName = i < 3 ? 'train' : i === 3 ? 'validation' : 'test';
+      rows.push({ path: `${label}/${i}.png`, sha256: await sha256File(file), label, labelIndex: c, split, width: 60, height: 40, channels: 3 });
     }
   }
-  return root;
+  const ingestDir = mkdtempSync(path.join(os.tmpdir(), 'augment-stage-ingest-'));
+  await writeSplit(ingestDir, { dataDir: data, classes: ['red', 'blue'], seed: 0, fractions: [0.6, 0.2, 0.2], rows });
+  return { data, ingestDir };
 }
 
-async function rowsOf(file: string): Promise<Array<{ sha256: string; view: number; pixels: number }>> {
+interface PixelRow { sha256: string; rowId: number; path: string; view: number; pixels: Uint8Array }
+
+async function rowsOf(file: string): Promise<PixelRow[]> {
   const arrow = await openArrowFile(file);
-  const rows = [];
+  const rows: PixelRow[] = [];
   for await (const batch of arrow.batches()) {
     for (let i = 0; i < batch.numRows; i++) {
-      rows.push({ sha256: batch.getChild('sha256')!.get(i) as string, view: batch.getChild('view')!.get(i) as number, pixels: (batch.getChild('pixels')!.get(i) as { length: number }).length });
+      rows.push({
+        sha256: batch.getChild('sha256')!.get(i) as string,
+        rowId: batch.getChild('row_id')!.get(i) as number,
+        path: batch.getChild('path')!.get(i) as string,
+        view: batch.getChild('view')!.get(i) as number,
+        pixels: Uint8Array.from(batch.getChild('pixels')!.get(i) as Iterable<number>),
+      });
     }
   }
   await arrow.close();
@@ -31,10 +46,8 @@ async function rowsOf(file: string): Promise<Array<{ sha256: string; view: numbe
 }
 
 describe('the augment stage', () => {
-  it('writes one row per image and view, and skips an image that changed since ingest', async () => {
-    const data = await smallDataset();
-    const ingestDir = mkdtempSync(path.join(os.tmpdir(), 'augment-stage-ingest-'));
-    await produceIngest(ingestDir, await scanDataset(data), { dataDir: data, split: [0.6, 0.2, 0.2], seed: 0, maxPixels: 1e7 }, { workers: 1, log: memoryLogger() });
+  it('writes one row per image and view with its identity, and skips an image that changed since ingest', async () => {
+    const { data, ingestDir } = await smallSplit();
     // Overwrite one photo after ingest: its sha256 no longer matches split.arrow.
     writeFileSync(path.join(data, 'red', '0.png'), await sharp({ create: { width: 60, height: 40, channels: 3, background: 'green' } }).png().toBuffer());
 
@@ -42,7 +55,9 @@ describe('the augment stage', () => {
     const params: AugmentStageParams = { size: 32, views: 2, augment: AUGMENT_PRESETS.experiment, seed: 0 };
     const log = memoryLogger();
     const result = await produceAugment(out, path.join(ingestDir, SPLIT_FILE), params, { workers: 2, log });
-    expect(readdirSync(out).sort()).toEqual(['augment-report.json', 'preview.png', 'test.arrow', 'train.arrow', 'validation.arrow']);
+    expect(readdirSync(out).sort()).toEqual([
+      'augment-report.json', 'preview.png', 'test.arrow', 'test.index.arrow', 'train.arrow', 'train.index.arrow', 'validation.arrow', 'validation.index.arrow',
+    ]);
     expect(log.lines.join('\n')).toMatch(/skipped 1 image\(s\).*red\/0\.png changed since ingest/);
 
     const train = await rowsOf(path.join(out, 'train.arrow'));
@@ -53,7 +68,24 @@ describe('the augment stage', () => {
     expect(result.rows).toEqual({ train: train.length, validation: validation.length, test: test.length });
     expect(new Set(train.map((r) => r.view))).toEqual(new Set([0, 1, 2]));
     expect(validation.every((r) => r.view === 0) && test.every((r) => r.view === 0)).toBe(true);
-    expect(train.every((r) => r.pixels === 32 * 32 * 3)).toBe(true);
+    expect(train.every((r) => r.pixels.length === 32 * 32 * 3)).toBe(true);
+    // Row ids and paths are split.arrow's: red/0.png (row 0) was skipped, red/1.png is row 1.
+    const split = await readSplitFile(path.join(ingestDir, SPLIT_FILE));
+    for (const row of [...train, ...validation, ...test]) {
+      expect(split.rows[row.rowId]!.path).toBe(row.path);
+      expect(split.rows[row.rowId]!.sha256).toBe(row.sha256);
+    }
+    expect(train.filter((r) => r.view === 0).map((r) => r.path)).toEqual(['red/1.png', 'red/2.png', 'blue/0.png', 'blue/1.png', 'blue/2.png']);
+
+    // The preview is the first training image that decoded and its views, as written to train.arrow.
+    const { data: grid, info } = await sharp(readFileSync(path.join(out, 'preview.png'))).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([3 * 32 + 2 * 4, 32]);
+    const views = train.filter((r) => r.path === 'red/1.png');
+    views.forEach((view, i) => {
+      const tile = Buffer.alloc(32 * 32 * 3);
+      for (let y = 0; y < 32; y++) grid.copy(tile, y * 32 * 3, (y * info.width + i * 36) * 3, (y * info.width + i * 36 + 32) * 3);
+      expect(Buffer.compare(tile, Buffer.from(view.pixels)), `tile ${i}`).toBe(0);
+    });
   });
 
   it('rejects out-of-range parameters before any work, naming the parameter', async () => {

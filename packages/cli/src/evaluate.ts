@@ -3,7 +3,8 @@ import path from 'node:path';
 import { errorMessage, UserError, type Logger } from '@flowers/core';
 import type { SelectedBackend } from '@flowers/core/tf';
 import { IMAGE_EXTENSIONS, scanDataset } from '@flowers/ingest';
-import { classificationReport, metricsJson, predictClasses, type ClassificationReport, type MetricsJson } from '@flowers/report';
+import { classificationReport, predictClasses, type ClassificationReport } from '@flowers/core';
+import { metricsJson, type MetricsJson } from '@flowers/core/contracts';
 import { decodeForModel, loadClassifier, type Classifier } from './inference.ts';
 
 const isImage = (file: string): boolean => (IMAGE_EXTENSIONS as readonly string[]).includes(path.extname(file).toLowerCase());

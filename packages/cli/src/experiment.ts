@@ -1,18 +1,17 @@
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp } from 'node:fs/promises';
 import path from 'node:path';
 import { commitRun, defaultRunName, runInterruptibly, UserError, type Artifact, type RunRecord } from '@flowers/core';
 import type { SettledWeights } from '@flowers/features';
-import { CLASSES_FILE, parseSplitFractions } from '@flowers/ingest';
-import { metricsJson, readPredictions, writeReportForRun } from '@flowers/report';
-import { EXPERIMENTS, EXPERIMENT_NAMES, HISTORY_FILE, MODEL_DIR, PIPELINE_MODEL_FILE, PREDICTIONS_FILE } from '@flowers/train';
+import { HISTORY_FILE, METRICS_FILE, readHistory, readMetrics } from '@flowers/core/contracts';
+import { parseSplitFractions } from '@flowers/ingest';
+import { writeReportForRun } from '@flowers/report';
+import { EXPERIMENTS, EXPERIMENT_NAMES, MODEL_DIR, PIPELINE_MODEL_FILE } from '@flowers/train';
 import type { PipelineContext } from './context.ts';
 import type { OptionValues } from './options.ts';
 import { augmentParamsFrom, ensureAugment } from './stage_augment.ts';
 import { activateBackend, checkWeights, ensureFeatures, featuresParamsFrom } from './stage_features.ts';
 import { ensureIngest } from './stage_ingest.ts';
 import { ensureTrain, featuresValuesFor, trainConfigFrom } from './stage_train.ts';
-
-export const METRICS_FILE = 'metrics.json';
 
 export function experimentPreset(name: unknown): OptionValues {
   const key = String(name ?? 'best');
@@ -103,10 +102,8 @@ async function stagesAndRun(context: PipelineContext, given: OptionValues, optio
   const train = await ensureTrain(context, values, { augment, ...(features ? { features } : {}) }, options.signal);
   artifacts.train = train.manifest.key;
 
-  const predictions = await readPredictions(path.join(train.dir, PREDICTIONS_FILE));
-  const classes = JSON.parse(await readFile(path.join(ingest.dir, CLASSES_FILE), 'utf8')) as string[];
-  const metrics = metricsJson(predictions.yTrue, predictions.probabilities, classes);
-  const history = JSON.parse(await readFile(path.join(train.dir, HISTORY_FILE), 'utf8')) as unknown[];
+  const metrics = await readMetrics(path.join(train.dir, METRICS_FILE));
+  const history = await readHistory(path.join(train.dir, HISTORY_FILE));
   const record = await commitRun(
     context.workspace,
     name,
@@ -114,7 +111,7 @@ async function stagesAndRun(context: PipelineContext, given: OptionValues, optio
       // The run's model stands alone: a copy, usable from any directory.
       await cp(path.join(train.dir, MODEL_DIR), path.join(dir, 'model'), { recursive: true });
       await cp(path.join(train.dir, PIPELINE_MODEL_FILE), path.join(dir, 'model', PIPELINE_MODEL_FILE));
-      await writeFile(path.join(dir, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
+      await cp(path.join(train.dir, METRICS_FILE), path.join(dir, METRICS_FILE));
       await cp(path.join(train.dir, HISTORY_FILE), path.join(dir, HISTORY_FILE));
       return {
         name,

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { type Artifact, runStage, toBool, toChoice, toInt, toNumber, UserError } from '@flowers/core';
 import {
@@ -7,12 +7,11 @@ import {
   FILL_MODES,
   augmentCodeVersion,
   produceAugment,
-  renderAugmentPreview,
   validateAugmentParams,
   type AugmentParams,
   type AugmentStageParams,
 } from '@flowers/augment';
-import { readSplitFile, SPLIT_FILE } from '@flowers/ingest';
+import { AUGMENT_PREVIEW_FILE, SPLIT_FILE } from '@flowers/core/contracts';
 import { resolvePath, type PipelineContext } from './context.ts';
 import { type OptionValues } from './options.ts';
 
@@ -80,16 +79,13 @@ export async function ensureAugment(context: PipelineContext, values: OptionValu
     ({ dir }) => produceAugment(dir, path.join(ingest.dir, SPLIT_FILE), params, { workers: context.options.workers, log: context.log }),
     { log: context.log, force: context.options.force.has('augment') },
   );
-  if (typeof values.preview === 'string') await writePreview(values.preview, ingest, params);
+  if (typeof values.preview === 'string') await copyPreview(values.preview, artifact);
   return artifact;
 }
 
-/** `--preview FILE`: one training image and its augmented views as a PNG grid. */
-async function writePreview(file: string, ingest: Artifact, params: AugmentStageParams): Promise<void> {
-  const split = await readSplitFile(path.join(ingest.dir, SPLIT_FILE));
-  const first = split.rows.find((r) => r.split === 'train')!;
-  const png = await renderAugmentPreview({ path: path.join(split.dataDir, first.path), size: params.size, views: Math.max(params.views, 7), params: params.augment, seed: params.seed, columns: 4 });
+/** `--preview FILE`: a copy of the preview the augment stage made (one training image and its views as a PNG grid). */
+async function copyPreview(file: string, augment: Artifact): Promise<void> {
   const target = resolvePath(file);
-  await writeFile(target, png);
+  await copyFile(path.join(augment.dir, AUGMENT_PREVIEW_FILE), target);
   process.stdout.write(`${target}\n`);
 }

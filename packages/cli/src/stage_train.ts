@@ -4,8 +4,8 @@ import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { type Artifact, openArrowFile, runStage, toInt, UserError } from '@flowers/core';
-import { PIXEL_FILES } from '@flowers/augment';
-import { applyLayerWeights, BASES, buildBase, CUT_DIR, FEATURE_FILES, resolveWeights, splitAtLayer, type BaseName, type MobileNetV2Alpha } from '@flowers/features';
+import { CUT_DIR, FEATURE_FILES, PIXEL_FILES } from '@flowers/core/contracts';
+import { applyLayerWeights, BASES, buildBase, resolveWeights, splitAtLayer, type BaseName, type MobileNetV2Alpha } from '@flowers/features';
 import {
   CHECKPOINT_DIR,
   HEAD_KINDS,

@@ -24,4 +24,4 @@ export { runInterruptibly } from './interrupt.ts';
 export { createPool, mapOrdered, defaultWorkerCount, Piscina, type PoolOptions } from './pool.ts';
 export * from './arrow_io.ts';
 export { flagName, toNumber, toPositive, toInt, toFraction, toChoice, toBool } from './option_values.ts';
-export { AUGMENT_PREVIEW_FILE, TRAIN_HISTORY_FILE, TRAIN_PREDICTIONS_FILE } from './artifact_files.ts';
+export { confusionMatrix, predictClasses, classificationReport, wilsonInterval, type ClassScores, type ClassificationReport } from './classification_metrics.ts';

@@ -27,5 +27,5 @@ export {
 } from './feature_model.ts';
 export { loadBaseRunner, onnxSessionLayout, prepareEngine, tfjsRunner, type BaseRunner, type EngineData, type FeatureRows } from './engines/index.ts';
 export { exportFeatureGraph } from './onnx/export.ts';
-export { produceFeatures, downloadProgress, FEATURE_FILES, CUT_DIR, type FeaturesStageParams, type FeaturesStageOptions } from './stage.ts';
+export { produceFeatures, downloadProgress, type FeaturesStageParams, type FeaturesStageOptions } from './stage.ts';
 export { featuresCodeVersion } from './code_version.ts';

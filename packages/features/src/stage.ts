@@ -1,30 +1,19 @@
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { UserError, createPool, ensureFreeSpace, mapOrdered, startProgress, type FixedSizeList, type Logger, type Progress, type RecordBatch, type StageResult } from '@flowers/core';
 import {
-  ArrowFileSink,
-  Field,
-  FixedSizeList,
-  Int32,
-  Schema,
-  UserError,
-  Utf8,
-  createPool,
-  ensureFreeSpace,
-  errorMessage,
-  fixedSizeListColumn,
-  fixedSizeListField,
-  makeRecordBatch,
-  mapOrdered,
-  openArrowFile,
-  startProgress,
-  type ArrowFile,
-  type DataType,
-  type Logger,
-  type Progress,
-  type RecordBatch,
-  type StageResult,
-} from '@flowers/core';
+  CUT_DIR,
+  PIXEL_FILES,
+  SPLITS,
+  createCutWriter,
+  createFeatureWriter,
+  featureSchema,
+  openPixelFile,
+  type ImageRowsWriter,
+  type PixelFile,
+  type SplitName,
+} from '@flowers/core/contracts';
 import type { SelectedBackend } from '@flowers/core/tf';
 import { onnxSessionLayout, prepareEngine, type FeatureRows } from './engines/index.ts';
 import { buildFeatureModel, FEATURE_POOLS, shapeSize, type FeatureModelSpec, type FeaturePool } from './feature_model.ts';
@@ -60,19 +49,9 @@ export interface FeaturesStageOptions {
   cacheDir?: string;
 }
 
-const SPLITS = ['train', 'validation', 'test'] as const;
-type Split = (typeof SPLITS)[number];
-/** Same names as the pixel files the features come from. */
-export const FEATURE_FILES: Record<Split, string> = { train: 'train.arrow', validation: 'validation.arrow', test: 'test.arrow' };
-/** Sub-folder with the cut layer's activations, file names as FEATURE_FILES. */
-export const CUT_DIR = 'cut';
-/** Columns carried over from the pixel files, unchanged. */
-const ROW_COLUMNS = ['sha256', 'label_index', 'split', 'view'] as const;
-
 interface PixelInput {
-  split: Split;
-  file: string;
-  reader: ArrowFile;
+  split: SplitName;
+  pixels: PixelFile;
   bytes: number;
 }
 
@@ -82,51 +61,25 @@ function validateParams(params: FeaturesStageParams): void {
   if (!Number.isInteger(params.batchSize) || params.batchSize < 1) throw new UserError(`features: batch size must be a whole number >= 1, got ${params.batchSize}`);
 }
 
-/** Opens the three pixel files and checks they are what the augment stage writes; returns their image size. */
-async function openPixelFiles(augmentDir: string): Promise<{ inputs: PixelInput[]; size: number; classes: string }> {
+/** Opens the three pixel files (checking they are what the augment stage writes); returns their image size. */
+async function openPixelFiles(augmentDir: string): Promise<{ inputs: PixelInput[]; size: number }> {
   const inputs: PixelInput[] = [];
   try {
     let size: number | undefined;
-    let classes = '';
     for (const split of SPLITS) {
-      const file = path.join(augmentDir, FEATURE_FILES[split]);
+      const file = path.join(augmentDir, PIXEL_FILES[split]);
       const bytes = await stat(file).then((s) => s.size, () => -1);
       if (bytes < 0) throw new UserError(`no pixel file ${file}: run the augment stage first`);
-      const reader = await openArrowFile(file).catch((error: unknown) => {
-        throw new UserError(`cannot read pixel file ${file}: ${errorMessage(error).split('\n')[0]}`);
-      });
-      inputs.push({ split, file, reader, bytes });
-      const fileSize = Number(reader.schema.metadata.get('size'));
-      if (!Number.isInteger(fileSize) || fileSize < 1) throw new UserError(`pixel file ${file} has no valid 'size' metadata`);
-      if (size !== undefined && fileSize !== size) throw new UserError(`pixel file ${file} holds ${fileSize} px images, the others ${size} px`);
-      size = fileSize;
-      classes = reader.schema.metadata.get('classes') ?? '[]';
-      const names = reader.schema.fields.map((f) => f.name);
-      const missing = [...ROW_COLUMNS, 'pixels'].find((name) => !names.includes(name));
-      if (missing !== undefined) throw new UserError(`pixel file ${file} has no '${missing}' column`);
-      const pixels = reader.schema.fields.find((f) => f.name === 'pixels')!.type as DataType;
-      if (!(pixels instanceof FixedSizeList) || pixels.listSize !== size * size * 3) {
-        throw new UserError(`pixel file ${file}: column 'pixels' is not a fixed-size list of ${size}x${size}x3 bytes`);
-      }
+      const pixels = await openPixelFile(file);
+      inputs.push({ split, pixels, bytes });
+      if (size !== undefined && pixels.size !== size) throw new UserError(`pixel file ${file} holds ${pixels.size} px images, the others ${size} px`);
+      size = pixels.size;
     }
-    return { inputs, size: size!, classes };
+    return { inputs, size: size! };
   } catch (error) {
-    await Promise.all(inputs.map((input) => input.reader.close()));
+    await Promise.all(inputs.map((input) => input.pixels.arrow.close()));
     throw error;
   }
-}
-
-function featureSchema(shape: readonly number[], metadata: Record<string, string>): Schema {
-  return new Schema(
-    [
-      new Field('sha256', new Utf8(), false),
-      new Field('label_index', new Int32(), false),
-      new Field('split', new Utf8(), false),
-      new Field('view', new Int32(), false),
-      fixedSizeListField('features', shapeSize(shape), 'float32'),
-    ],
-    new Map(Object.entries({ ...metadata, feature_shape: JSON.stringify(shape) })),
-  );
 }
 
 /** A copy of a batch's pixels in a buffer of their own, so it can be transferred to a worker. */
@@ -156,13 +109,14 @@ export function downloadProgress(): { onProgress: (done: number, total: number |
 
 /**
  * Runs a pretrained base over every row of the augment stage's pixel files on a pool of worker
- * threads and streams the features (and, with a cut, that layer's activations) into Arrow files
- * with the same rows in the same order, whatever the worker count.
+ * threads and streams the features (and, with a cut, that layer's activations) into feature files
+ * with the same rows (their identity columns carried over as they are) in the same order,
+ * whatever the worker count.
  */
 export async function produceFeatures(outDir: string, augmentDir: string, params: FeaturesStageParams, options: FeaturesStageOptions): Promise<StageResult> {
   validateParams(params);
   const { log } = options;
-  const { inputs, size, classes } = await openPixelFiles(augmentDir);
+  const { inputs, size } = await openPixelFiles(augmentDir);
   try {
     const { minInputSize } = BASES[params.base];
     if (size < minInputSize) {
@@ -220,26 +174,26 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
       pixel_scaling: JSON.stringify(weights.pixelScaling),
       input_size: String(size),
       backend: backend.name,
-      classes,
+      classes: inputs[0]!.pixels.classesJson,
+      data_dir: inputs[0]!.pixels.dataDir,
     };
     const schema = featureSchema(featureShape, { ...metadata, layer, pool: params.pool });
-    const sinks = Object.fromEntries(SPLITS.map((s) => [s, new ArrowFileSink(path.join(outDir, FEATURE_FILES[s]), schema)])) as Record<Split, ArrowFileSink>;
-    let cutSinks: Record<Split, ArrowFileSink> | undefined;
+    const sinks = Object.fromEntries(SPLITS.map((s) => [s, createFeatureWriter(outDir, s, schema)])) as Record<SplitName, ImageRowsWriter>;
+    let cutSinks: Record<SplitName, ImageRowsWriter> | undefined;
     if (cutShape !== undefined) {
       await mkdir(path.join(outDir, CUT_DIR), { recursive: true });
-      const cutSchema = featureSchema(cutShape, { ...metadata, layer: params.cut!, pool: 'none' });
-      cutSinks = Object.fromEntries(SPLITS.map((s) => [s, new ArrowFileSink(path.join(outDir, CUT_DIR, FEATURE_FILES[s]), cutSchema)])) as Record<Split, ArrowFileSink>;
+      cutSinks = Object.fromEntries(SPLITS.map((s) => [s, createCutWriter(outDir, s, cutShape, metadata, params.cut!)])) as Record<SplitName, ImageRowsWriter>;
     }
     const allSinks = [...Object.values(sinks), ...Object.values(cutSinks ?? {})];
 
     const workerData: FeaturesWorkerData = { engine };
     const pool = createPool(new URL('./features_worker.ts', import.meta.url), workers, { workerData });
-    const items = inputs.flatMap((input) => Array.from({ length: input.reader.numBatches }, (_, index) => ({ input, index })));
+    const items = inputs.flatMap((input) => Array.from({ length: input.pixels.arrow.numBatches }, (_, index) => ({ input, index })));
     const progress = startProgress(`features: ${params.base} on ${backend.name}`, items.length, 'batches');
     // One reader per file seeks a shared handle: reads must not overlap.
     let reading: Promise<unknown> = Promise.resolve();
     const readBatch = (input: PixelInput, index: number): Promise<RecordBatch> => {
-      const next = reading.then(() => input.reader.readBatch(index));
+      const next = reading.then(() => input.pixels.arrow.readBatch(index));
       reading = next.catch(() => undefined);
       return next;
     };
@@ -258,11 +212,8 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
         },
         ({ batch, output }, index) => {
           const { split } = items[index]!.input;
-          const columns = ROW_COLUMNS.map((name) => batch.getChild(name)!.data[0]!);
-          sinks[split].write(makeRecordBatch(schema, [...columns, fixedSizeListColumn(output.features, shapeSize(featureShape))]));
-          if (cutSinks !== undefined) {
-            cutSinks[split].write(makeRecordBatch(cutSinks[split].schema, [...columns, fixedSizeListColumn(output.cut!, shapeSize(cutShape!))]));
-          }
+          sinks[split].writeCarried(batch, output.features);
+          cutSinks?.[split].writeCarried(batch, output.cut!);
           rows += batch.numRows;
           progress.tick();
         },
@@ -297,7 +248,7 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
       },
     };
   } finally {
-    await Promise.all(inputs.map((input) => input.reader.close()));
+    await Promise.all(inputs.map((input) => input.pixels.arrow.close()));
   }
 }
 

@@ -2,10 +2,9 @@ import { readdir, readlink, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { UserError, sha256Hex } from '@flowers/core';
+import { SPLITS, type SplitName } from '@flowers/core/contracts';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff'] as const;
-export const SPLITS = ['train', 'validation', 'test'] as const;
-export type SplitName = (typeof SPLITS)[number];
 
 export interface ScannedFile {
   /** Path relative to the dataset folder, '/'-separated. */

@@ -1,5 +1,5 @@
 import { createRandom, shuffleInPlace } from '@flowers/core';
-import { SPLITS, type SplitName } from './scan.ts';
+import { SPLITS, type DuplicateGroup, type SplitName } from '@flowers/core/contracts';
 
 export interface ValidImage {
   path: string;
@@ -11,17 +11,9 @@ export interface ValidImage {
   channels: number;
 }
 
-export interface SplitRow extends ValidImage {
+export interface AssignedImage extends ValidImage {
   labelIndex: number;
   split: SplitName;
-}
-
-export interface DuplicateGroup {
-  sha256: string;
-  kept: string;
-  dropped: string[];
-  /** True when copies sit in different class folders: the kept label is the first path's. */
-  conflictingLabels: boolean;
 }
 
 /**
@@ -74,8 +66,8 @@ export function assignSplits(
   classes: readonly string[],
   fractions: readonly [number, number, number],
   seed: number,
-): SplitRow[] {
-  const rows: SplitRow[] = [];
+): AssignedImage[] {
+  const rows: AssignedImage[] = [];
   classes.forEach((label, labelIndex) => {
     const members = images.filter((image) => image.label === label);
     if (members.every((m) => m.givenSplit)) {
@@ -100,7 +92,7 @@ export function assignSplits(
 }
 
 /** Counts per class and split, for the table and the report. */
-export function countSplits(rows: readonly SplitRow[], classes: readonly string[]): Record<string, Record<SplitName, number>> {
+export function countSplits(rows: readonly AssignedImage[], classes: readonly string[]): Record<string, Record<SplitName, number>> {
   const counts: Record<string, Record<SplitName, number>> = {};
   for (const label of classes) counts[label] = { train: 0, validation: 0, test: 0 };
   for (const row of rows) counts[row.label]![row.split]++;

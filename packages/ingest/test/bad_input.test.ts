@@ -5,7 +5,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { memoryLogger } from '@flowers/core';
-import { produceIngest, readSplitFile, scanDataset, SPLIT_FILE, type IngestParams } from '../src/index.ts';
+import { readSplitFile, SPLIT_FILE } from '@flowers/core/contracts';
+import { produceIngest, scanDataset, type IngestParams } from '../src/index.ts';
 
 async function solid(file: string, rgb: [number, number, number], format: 'jpeg' | 'png' = 'jpeg'): Promise<void> {
   const image = sharp({ create: { width: 40, height: 30, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } });

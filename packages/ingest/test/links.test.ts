@@ -4,7 +4,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { memoryLogger } from '@flowers/core';
-import { produceIngest, readSplitFile, scanDataset, SPLIT_FILE } from '../src/index.ts';
+import { readSplitFile, SPLIT_FILE } from '@flowers/core/contracts';
+import { produceIngest, scanDataset } from '../src/index.ts';
 
 const tmp = (prefix: string): string => mkdtempSync(path.join(os.tmpdir(), prefix));
 

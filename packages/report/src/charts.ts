@@ -5,7 +5,6 @@
 import sharp from 'sharp';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { confusionMatrix, predictClasses } from './metrics.ts';
 import type { ComparedRun, RunReportData } from './types.ts';
 
 export interface RenderedChart {
@@ -199,7 +198,7 @@ export function compareRunsSpec(runs: ComparedRun[], width = 640, height = 340):
 
 /** The charts of a run report, by file name; curves only when there is a training history. */
 export function runChartSpecs(data: RunReportData): Partial<Record<RunChartName, TopLevelSpec>> {
-  const cm = confusionMatrix(data.test.yTrue, predictClasses(data.test.probabilities), data.classes.length);
+  const cm = data.metrics.confusion_matrix;
   const specs: Partial<Record<RunChartName, TopLevelSpec>> = {
     'class-counts': classCountsSpec(data.splitCounts, data.classes),
     'class-share': classShareSpec(data.splitCounts, data.classes),

@@ -4,7 +4,8 @@
  */
 import type { ComparisonChartName, RenderedChart, RunChartName } from './charts.ts';
 import { formatFixed } from './format.ts';
-import { classificationReport, formatClassificationReport, metricsJson, mostConfusedPairs, predictClasses, type Misclassified } from './metrics.ts';
+import { classificationReportOf } from '@flowers/core/contracts';
+import { formatClassificationReport, mostConfusedPairs, type Misclassified } from './metrics.ts';
 import type { ComparedRun, RunReportData } from './types.ts';
 
 export interface GalleryItem extends Misclassified { path: string; /** data URI, or null when the image could not be read */ thumbnail: string | null }
@@ -155,9 +156,8 @@ ${table(['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'seconds
 }
 
 function testSection(data: RunReportData, assets: RunReportAssets): string {
-  const { yTrue, probabilities } = data.test;
-  const metrics = metricsJson(yTrue, probabilities, data.classes);
-  const report = classificationReport(yTrue, predictClasses(probabilities), data.classes);
+  const { metrics } = data;
+  const report = classificationReportOf(metrics);
   const scoreRow = (name: string, s: { precision: number; recall: number; f1: number; support: number }) => [esc(name), fixed(s.precision, 4), fixed(s.recall, 4), fixed(s.f1, 4), String(s.support)];
   const reportRows = [
     ...data.classes.map((name, c) => scoreRow(name, report.perClass[c]!)),
@@ -226,7 +226,7 @@ function runBackend(data: RunReportData): string {
 }
 
 export function renderRunReport(data: RunReportData, assets: RunReportAssets): string {
-  const metrics = metricsJson(data.test.yTrue, data.test.probabilities, data.classes);
+  const { metrics } = data;
   const [lo, hi] = metrics.accuracy_ci95;
   const summary = `<header class="summary">
 <h1>${esc(data.experiment)}</h1>

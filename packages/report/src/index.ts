@@ -1,8 +1,5 @@
 export type { RunReportData, ComparedRun } from './types.ts';
-export {
-  confusionMatrix, classificationReport, formatClassificationReport, wilsonInterval, mostConfusedPairs, worstMisclassified, predictClasses, metricsJson,
-  type MetricsJson, type ClassificationReport, type ClassScores, type ConfusedPair, type Misclassified,
-} from './metrics.ts';
+export { formatClassificationReport, mostConfusedPairs, worstMisclassified, type ConfusedPair, type Misclassified } from './metrics.ts';
 export { formatFixed } from './format.ts';
 export {
   classCountsSpec, classShareSpec, learningCurveSpec, confusionMatrixSpec, compareRunsSpec, runChartSpecs, comparisonChartSpecs, renderChart,
@@ -11,4 +8,4 @@ export {
 export { renderRunReport, renderComparison, escapeHtml, type RunReportAssets, type GalleryItem } from './html.ts';
 export { thumbnailDataUri } from './thumbnails.ts';
 export { writeRunReport, writeComparisonReport } from './render.ts';
-export { gatherRunReportData, writeReportForRun, writeComparisonForRuns, readPredictions } from './stage.ts';
+export { gatherRunReportData, writeReportForRun, writeComparisonForRuns } from './stage.ts';

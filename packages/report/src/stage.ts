@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AUGMENT_PREVIEW_FILE, TRAIN_HISTORY_FILE, TRAIN_PREDICTIONS_FILE, readArrowTable, readRun, runDir, UserError, writeDirectoryAtomic, type ArtifactManifest, type RunRecord, type Workspace } from '@flowers/core';
-import { INGEST_REPORT_FILE, readSplitFile, SPLIT_FILE, type IngestReport } from '@flowers/ingest';
+import { readRun, runDir, UserError, writeDirectoryAtomic, type ArtifactManifest, type RunRecord, type Workspace } from '@flowers/core';
+import { AUGMENT_PREVIEW_FILE, HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE, SPLITS, readHistory, readIngestReport, readMetrics, readPredictions } from '@flowers/core/contracts';
 import { writeComparisonReport, writeRunReport } from './render.ts';
 import type { ComparedRun, RunReportData } from './types.ts';
-
 
 async function manifestOf(workspace: Workspace, stage: string, key: string): Promise<{ dir: string; manifest: ArtifactManifest }> {
   const artifact = await workspace.findArtifact(stage, key);
@@ -12,44 +11,37 @@ async function manifestOf(workspace: Workspace, stage: string, key: string): Pro
   return artifact;
 }
 
-/** Test-split predictions as written by the trainer: sha256, label_index, probabilities. */
-export async function readPredictions(file: string): Promise<{ sha256: string[]; yTrue: number[]; probabilities: number[][] }> {
-  const table = await readArrowTable(file);
-  const probabilities = table.getChild('probabilities')!;
-  return {
-    sha256: table.getChild('sha256')!.toArray() as string[],
-    yTrue: Array.from(table.getChild('label_index')!.toArray() as Int32Array),
-    probabilities: Array.from({ length: table.numRows }, (_, i) => Array.from(probabilities.get(i)!.toArray() as Float32Array)),
-  };
-}
-
-/** Gathers what a run's report shows from the run record and the artifacts it names. */
+/**
+ * Gathers what a run's report shows from the run record and the artifacts it names: the ingest
+ * report, the augment preview, and the train stage's history, metrics and predictions (which
+ * name each test image's path).
+ */
 export async function gatherRunReportData(workspace: Workspace, run: RunRecord): Promise<RunReportData> {
   const stages = await Promise.all(Object.entries(run.artifacts).map(async ([stage, key]) => ({ stage, ...(await manifestOf(workspace, stage, key)) })));
   const byStage = Object.fromEntries(stages.map((s) => [s.stage, s]));
   const ingest = byStage.ingest;
   const train = byStage.train;
   if (!ingest || !train) throw new UserError(`run '${run.name}' has no ingest or train artifact to report on`);
-  const split = await readSplitFile(path.join(ingest.dir, SPLIT_FILE));
-  const ingestReport = JSON.parse(await readFile(path.join(ingest.dir, INGEST_REPORT_FILE), 'utf8')) as IngestReport;
-  const history = JSON.parse(await readFile(path.join(train.dir, TRAIN_HISTORY_FILE), 'utf8')) as RunReportData['history'];
-  const predictions = await readPredictions(path.join(train.dir, TRAIN_PREDICTIONS_FILE));
-  const pathBySha = new Map(split.rows.map((r) => [r.sha256, path.join(split.dataDir, r.path)]));
+  const ingestReport = await readIngestReport(ingest.dir);
+  const history = await readHistory(path.join(train.dir, HISTORY_FILE));
+  const metrics = await readMetrics(path.join(train.dir, METRICS_FILE));
+  const predictions = await readPredictions(path.join(train.dir, PREDICTIONS_FILE));
+  const { classes } = predictions;
+  const probabilities = Array.from({ length: predictions.labels.length }, (_, i) => Array.from(predictions.probabilities.subarray(i * classes.length, (i + 1) * classes.length)));
   const preview = byStage.augment ? await readFile(path.join(byStage.augment.dir, AUGMENT_PREVIEW_FILE)).catch(() => undefined) : undefined;
   const bestEpoch = train.manifest.extra?.bestEpoch;
   return {
     run: run.name,
     experiment: run.experiment,
     createdAt: run.createdAt,
-    classes: split.classes,
-    splitCounts: Object.entries(ingestReport.counts).flatMap(([label, counts]) =>
-      (['train', 'validation', 'test'] as const).map((s) => ({ split: s, label, count: counts[s] })),
-    ),
+    classes: metrics.classes,
+    splitCounts: Object.entries(ingestReport.counts).flatMap(([label, counts]) => SPLITS.map((s) => ({ split: s, label, count: counts[s] }))),
     ingest: { skipped: ingestReport.skipped, duplicates: ingestReport.duplicates.map((d) => ({ kept: d.kept, dropped: d.dropped })) },
     ...(preview ? { augmentPreviewPng: new Uint8Array(preview) } : {}),
     history,
     ...(typeof bestEpoch === 'number' ? { bestEpoch } : {}),
-    test: { yTrue: predictions.yTrue, probabilities: predictions.probabilities, paths: predictions.sha256.map((sha) => pathBySha.get(sha) ?? sha) },
+    metrics,
+    test: { yTrue: Array.from(predictions.labels), probabilities, paths: predictions.paths.map((p) => path.join(predictions.dataDir, p)) },
     stages: stages.map(({ stage, manifest }) => ({
       stage,
       key: manifest.key,
@@ -81,7 +73,7 @@ export async function writeComparisonForRuns(workspace: Workspace, names: string
     const run = await readRun(workspace, name);
     if (!run.metrics) throw new UserError(`run '${name}' has no test metrics to compare`);
     const train = await manifestOf(workspace, 'train', run.artifacts.train!);
-    const history = JSON.parse(await readFile(path.join(train.dir, TRAIN_HISTORY_FILE), 'utf8')) as ComparedRun['history'];
+    const history = await readHistory(path.join(train.dir, HISTORY_FILE));
     runs.push({ run: name, experiment: run.experiment, accuracy: run.metrics.accuracy, macroF1: run.metrics.macro_f1, epochs: history.length, wallSeconds: run.wallSeconds ?? 0, history });
   }
   await writeDirectoryAtomic(outDir, async (dir) => {

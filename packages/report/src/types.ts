@@ -1,3 +1,5 @@
+import type { MetricsJson } from '@flowers/core/contracts';
+
 /** Everything a run report shows, gathered from the run's artifacts by the report stage. */
 export interface RunReportData {
   run: string;
@@ -10,7 +12,9 @@ export interface RunReportData {
   augmentPreviewPng?: Uint8Array;
   history: Array<{ epoch: number; loss: number; accuracy: number; val_loss: number; val_accuracy: number; lr?: number; seconds?: number }>;
   bestEpoch?: number;
-  /** Paths are absolute, to load thumbnails for the misclassified gallery. */
+  /** The test split's metrics as the train stage wrote them. */
+  metrics: MetricsJson;
+  /** The test predictions, for the misclassified gallery; paths are absolute, to load thumbnails. */
   test: { yTrue: number[]; probabilities: number[][]; paths: string[] };
   stages: Array<{
     stage: string;

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import sharp from 'sharp';
+import { metricsJson } from '@flowers/core/contracts';
 import { classCountsSpec, confusionMatrixSpec, learningCurveSpec, renderChart, runChartSpecs } from '../src/charts.ts';
 
 const splitCounts = [
@@ -39,6 +40,7 @@ describe('runChartSpecs', () => {
       run: 'r', experiment: 'e', createdAt: '', classes: ['daisy', 'rose'], splitCounts,
       ingest: { skipped: [], duplicates: [] }, stages: [],
       test: { yTrue: [0, 1, 1], probabilities: [[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]], paths: [] },
+      metrics: metricsJson([0, 1, 1], [[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]], ['daisy', 'rose']),
     };
     const withoutHistory = runChartSpecs({ ...base, history: [] });
     expect(Object.keys(withoutHistory)).toEqual(['class-counts', 'class-share', 'confusion-matrix', 'confusion-matrix-normalised']);

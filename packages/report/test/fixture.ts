@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { metricsJson } from '@flowers/core/contracts';
 import type { RunReportData } from '../src/types.ts';
 
 export const CLASSES = ['daisy', 'dandelion', 'rose', 'sunflower', 'tulip'];
@@ -43,6 +44,7 @@ export async function writeSyntheticRun(dir: string, classes: string[] = CLASSES
     augmentPreviewPng,
     history,
     bestEpoch: 6,
+    metrics: metricsJson(yTrue, probabilities, classes),
     test: { yTrue, probabilities, paths },
     stages: [
       { stage: 'ingest', key: 'k-ingest-1', params: { root: '/data', split: [0.7, 0.15, 0.15], seed: 42 }, timings: { scan: 1.234 }, outputs: [{ file: 'index.arrow', bytes: 12345, sha256: 'ab'.repeat(32) }] },

@@ -2,20 +2,11 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { canonicalJson, errorMessage, flagName, UserError, writeFileAtomic } from '@flowers/core';
+import type { EpochRecord } from '@flowers/core/contracts';
 import { fileIOHandler } from '@flowers/core/tf';
 import type { TrainingOptimizer } from './optim/optimizers.ts';
 import type { TrainConfig } from './presets.ts';
 
-/** One line of history.json. */
-export interface EpochRecord {
-  epoch: number;
-  loss: number;
-  accuracy: number;
-  val_loss: number;
-  val_accuracy: number;
-  lr: number;
-  seconds: number;
-}
 
 /** Everything besides tensors that a resumed run needs to continue exactly. */
 export interface CheckpointState {

@@ -15,17 +15,15 @@ export {
   type TrainConfig,
 } from './presets.ts';
 export { buildClassifier, minInputSize, type ClassifierInput } from './models/index.ts';
-export { ArrowBatchSource, type ArrowBatchSourceOptions, type Batch, type EpochViews } from './data/arrow_batches.ts';
+export { ArrowBatchSource, type ArrowBatchSourceOptions, type Batch, type BatchIdentity, type EpochViews } from './data/arrow_batches.ts';
 export { trainClassifier, type TrainClassifierOptions, type TrainClassifierResult } from './loop.ts';
-export { fingerprintChanges, readCheckpointState, type EpochRecord } from './checkpoint.ts';
-export { predictProbabilities, accuracyOf, type Predictions } from './predict.ts';
+export { fingerprintChanges, readCheckpointState } from './checkpoint.ts';
+export { predictProbabilities, accuracyOf } from './predict.ts';
 export {
   produceTrain,
   CHECKPOINT_DIR,
   MODEL_DIR,
   PIPELINE_MODEL_FILE,
-  HISTORY_FILE,
-  PREDICTIONS_FILE,
   type ProduceTrainOptions,
   type ProduceTrainResult,
 } from './stage.ts';

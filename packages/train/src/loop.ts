@@ -1,7 +1,8 @@
 import { rm } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
-import { InterruptedError, UserError, writeFileAtomic, type Logger } from '@flowers/core';
-import { checkpointFingerprint, fingerprintChanges, readCheckpointState, restoreCheckpoint, writeCheckpoint, type CheckpointState, type EpochRecord } from './checkpoint.ts';
+import { InterruptedError, UserError, type Logger } from '@flowers/core';
+import { writeHistory, type EpochRecord } from '@flowers/core/contracts';
+import { checkpointFingerprint, fingerprintChanges, readCheckpointState, restoreCheckpoint, writeCheckpoint, type CheckpointState } from './checkpoint.ts';
 import type { ArrowBatchSource } from './data/arrow_batches.ts';
 import { createTfjsEngine, type TrainingEngine } from './engines/index.ts';
 import { categoricalCrossentropy, countCorrect } from './loss.ts';
@@ -155,7 +156,7 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
       log.info(epochLine(record, config.epochs));
       stoppedEarly = keepBest && epoch - state.bestEpoch >= config.patience;
       await writeCheckpoint(checkpointDir, { model, optimizer, state, ...(bestWeights ? { bestWeights } : {}) });
-      if (options.historyFile) await writeFileAtomic(options.historyFile, JSON.stringify(state.history, null, 2));
+      if (options.historyFile) await writeHistory(options.historyFile, state.history);
       await options.onEpoch?.(record);
       if (signal?.aborted && epoch < config.epochs && !stoppedEarly) {
         throw new InterruptedError(`training stopped after epoch ${epoch}; rerun with --resume to continue`);

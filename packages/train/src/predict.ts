@@ -1,29 +1,27 @@
 import * as tf from '@tensorflow/tfjs';
+import type { Predictions } from '@flowers/core/contracts';
 import type { ArrowBatchSource } from './data/arrow_batches.ts';
 import type { TrainingEngine } from './engines/index.ts';
 
-export interface Predictions {
-  /** Row-major [rows, classes]. */
-  probabilities: Float32Array;
-  labels: Int32Array;
-  sha256: string[];
-}
-
-/** Class probabilities for every row of an eval source, batch by batch (inference mode), on the engine's weights. */
+/** Class probabilities for every row of an eval source, batch by batch (inference mode), on the engine's weights, with the rows' identity. */
 export async function predictProbabilities(engine: Pick<TrainingEngine, 'predict'>, source: ArrowBatchSource): Promise<Predictions> {
   const classes = source.classes.length;
   const probabilities = new Float32Array(source.numRows * classes);
   const labels = new Int32Array(source.numRows);
+  const rowIds = new Int32Array(source.numRows);
   const sha256: string[] = [];
+  const paths: string[] = [];
   let row = 0;
   for await (const batch of source.batches()) {
     probabilities.set(await engine.predict(batch.x, batch.n), row * classes);
     labels.set(batch.labels, row);
-    sha256.push(...(batch.sha256 ?? []));
+    rowIds.set(batch.identity!.rowIds, row);
+    sha256.push(...batch.identity!.sha256);
+    paths.push(...batch.identity!.paths);
     tf.dispose([batch.x, batch.y]);
     row += batch.n;
   }
-  return { probabilities, labels, sha256 };
+  return { classes: source.classes, dataDir: source.metadata.get('data_dir') ?? '', probabilities, labels, rowIds, sha256, paths };
 }
 
 /** Fraction of rows whose most probable class is the label. */

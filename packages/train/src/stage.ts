@@ -1,29 +1,13 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import {
-  TRAIN_HISTORY_FILE,
-  TRAIN_PREDICTIONS_FILE,
-  ArrowFileSink,
-  Schema,
-  Field,
-  Int32,
-  Utf8,
-  UserError,
-  fixedSizeListColumn,
-  fixedSizeListField,
-  int32Column,
-  makeRecordBatch,
-  utf8Column,
-  writeFileAtomic,
-  type Logger,
-} from '@flowers/core';
+import { UserError, writeFileAtomic, type Logger } from '@flowers/core';
+import { HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE, metricsJson, writeHistory, writeMetrics, writePredictions, type EpochRecord, type Predictions } from '@flowers/core/contracts';
 import { fileIOHandler, type SelectedBackend } from '@flowers/core/tf';
-import type { EpochRecord } from './checkpoint.ts';
 import { ArrowBatchSource } from './data/arrow_batches.ts';
 import { trainClassifier } from './loop.ts';
 import { buildClassifier } from './models/index.ts';
-import { accuracyOf, predictProbabilities, type Predictions } from './predict.ts';
+import { accuracyOf, predictProbabilities } from './predict.ts';
 import type { TrainConfig } from './presets.ts';
 import { createTfjsEngine, createTrainingEngine } from './engines/index.ts';
 
@@ -57,29 +41,12 @@ export interface ProduceTrainResult {
 
 export const MODEL_DIR = 'model';
 export const PIPELINE_MODEL_FILE = 'pipeline-model.json';
-export const HISTORY_FILE = TRAIN_HISTORY_FILE;
-export const PREDICTIONS_FILE = TRAIN_PREDICTIONS_FILE;
 export const CHECKPOINT_DIR = 'checkpoint';
 
-async function writePredictions(file: string, classes: readonly string[], predictions: Predictions): Promise<void> {
-  const schema = new Schema(
-    [new Field('sha256', new Utf8(), false), new Field('label_index', new Int32(), false), fixedSizeListField('probabilities', classes.length, 'float32')],
-    new Map([['classes', JSON.stringify(classes)]]),
-  );
-  const sink = new ArrowFileSink(file, schema);
-  try {
-    sink.write(
-      makeRecordBatch(schema, [
-        utf8Column(predictions.sha256),
-        int32Column(predictions.labels),
-        fixedSizeListColumn(predictions.probabilities, classes.length),
-      ]),
-    );
-    await sink.close();
-  } catch (error) {
-    await sink.abort();
-    throw error;
-  }
+/** The test split's metrics.json, from its predictions. */
+function testMetrics({ classes, labels, probabilities }: Predictions) {
+  const rows = Array.from({ length: labels.length }, (_, i) => Array.from(probabilities.subarray(i * classes.length, (i + 1) * classes.length)));
+  return metricsJson(Array.from(labels), rows, classes);
 }
 
 /** The three splits must describe the same classes and inputs, of the kind the config trains on. */
@@ -102,7 +69,7 @@ function checkCompatible(config: TrainConfig, train: ArrowBatchSource, others: A
 /**
  * The train stage: builds the model `config.head` names, trains it with checkpoints in
  * outDir/checkpoint/ (removed once done), and writes model/, pipeline-model.json, history.json
- * and the test split's predictions.arrow into outDir.
+ * and the test split's predictions.arrow and metrics.json into outDir.
  */
 export async function produceTrain(options: ProduceTrainOptions): Promise<ProduceTrainResult> {
   const { outDir, config, log } = options;
@@ -146,7 +113,8 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
       const predictStarted = performance.now();
       const predictions = await predictProbabilities(engine, test);
       const testAccuracy = accuracyOf(predictions);
-      await writePredictions(path.join(outDir, PREDICTIONS_FILE), train.classes, predictions);
+      await writePredictions(path.join(outDir, PREDICTIONS_FILE), predictions);
+      await writeMetrics(path.join(outDir, METRICS_FILE), testMetrics(predictions));
       const predictSeconds = (performance.now() - predictStarted) / 1000;
 
       await model.save(fileIOHandler(path.join(outDir, MODEL_DIR)));
@@ -167,7 +135,7 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
           2,
         ),
       );
-      await writeFileAtomic(path.join(outDir, HISTORY_FILE), JSON.stringify(result.history, null, 2));
+      await writeHistory(path.join(outDir, HISTORY_FILE), result.history);
       await rm(path.join(outDir, CHECKPOINT_DIR), { recursive: true, force: true });
       log.info(`test accuracy ${(testAccuracy * 100).toFixed(2)}% on ${predictions.labels.length} images (best epoch ${result.bestEpoch})`);
       return {

@@ -1,5 +1,8 @@
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
+import { copyFileSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
+import { imageRowsIndexFile } from '@flowers/core/contracts';
 import * as tf from '@tensorflow/tfjs';
 import { ArrowBatchSource } from '../src/index.ts';
 import { tempDir, writeRowsFile } from './fixtures.ts';
@@ -74,19 +77,25 @@ describe('ArrowBatchSource (train)', () => {
 });
 
 describe('ArrowBatchSource (eval)', () => {
-  it('yields only view-0 rows, in file order, with their ids', async () => {
+  it('yields only view-0 rows, in file order, with their identity', async () => {
     const source = await ArrowBatchSource.open(featuresFile, { role: 'eval', batchSize: 4 });
     const expected = Array.from({ length: ROWS }, (_, i) => i).filter((i) => i % 4 === 0);
     expect(source.numRows).toBe(expected.length);
     const ids: string[] = [];
+    const rowIds: number[] = [];
+    const paths: string[] = [];
     const rows: number[] = [];
     for await (const batch of source.batches()) {
       rows.push(...(batch.x.arraySync() as number[][]).map((r) => r[0]!));
-      ids.push(...batch.sha256!);
+      ids.push(...batch.identity!.sha256);
+      rowIds.push(...batch.identity!.rowIds);
+      paths.push(...batch.identity!.paths);
       tf.dispose([batch.x, batch.y]);
     }
     expect(rows).toEqual(expected);
     expect(ids).toEqual(expected.map((i) => `img${String(i).padStart(5, '0')}`));
+    expect(rowIds).toEqual(expected);
+    expect(paths).toEqual(ids.map((id) => `${id}.jpg`));
     await source.close();
   });
 
@@ -181,5 +190,46 @@ describe('one augmented view of each photo per epoch', () => {
     const plain = path.join(tempDir('plain'), 'train.arrow');
     await writeRowsFile(plain, { labels: Int32Array.from([0, 1]), views: Int32Array.from([0, 0]), values: Float32Array.from([1, 2]), rowShape: [1], classes: ['a', 'b'], rowsPerBatch: 2 });
     await expect(ArrowBatchSource.open(plain, { role: 'train', batchSize: 5, epochViews: 1 })).rejects.toThrow(`but ${plain} has none (view 0 only)`);
+  });
+});
+
+describe('ArrowBatchSource.open', () => {
+  it('reads the small index file, not the values of the data file', async () => {
+    const file = path.join(tempDir('big'), 'train.arrow');
+    const rows = 64;
+    const size = 32;
+    await writeRowsFile(file, {
+      labels: Int32Array.from({ length: rows }, (_, i) => i % 2),
+      views: Int32Array.from({ length: rows }, (_, i) => i % 3),
+      values: new Uint8Array(rows * size * size * 3).fill(7),
+      rowShape: [size, size, 3],
+      classes: ['a', 'b'],
+      rowsPerBatch: 8,
+    });
+    // Every read of the data file goes through a FileHandle: count the bytes opening reads.
+    const handle = await open(file, 'r');
+    const read = vi.spyOn(Object.getPrototypeOf(handle) as { read: (...args: unknown[]) => unknown }, 'read');
+    await handle.close();
+    const source = await ArrowBatchSource.open(file, { role: 'train', batchSize: 8, epochViews: 1, seed: 1 });
+    const reads = await Promise.all(read.mock.results.map((r) => r.value as Promise<{ bytesRead: number }>));
+    read.mockRestore();
+    const total = reads.reduce((sum, r) => sum + r.bytesRead, 0);
+    expect(source.numRows).toBeGreaterThan(0);
+    expect(total).toBeGreaterThan(0);
+    expect(total).toBeLessThan(statSync(file).size / 20);
+    await source.close();
+  });
+
+  it('refuses an index that belongs to another file, naming both', async () => {
+    const dir = tempDir('mismatch');
+    const file = path.join(dir, 'train.arrow');
+    const other = path.join(dir, 'other.arrow');
+    const spec = { labels: new Int32Array(10), views: new Int32Array(10), values: new Float32Array(20), rowShape: [2], classes: ['a', 'b'] };
+    await writeRowsFile(file, { ...spec, rowsPerBatch: 5 });
+    await writeRowsFile(other, { ...spec, rowsPerBatch: 3 });
+    copyFileSync(imageRowsIndexFile(other), imageRowsIndexFile(file));
+    await expect(ArrowBatchSource.open(file, { role: 'eval', batchSize: 4 })).rejects.toThrow(
+      `${imageRowsIndexFile(file)} indexes 4 record batches, but ${file} has 2: the two files do not belong together`,
+    );
   });
 });

@@ -1,19 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  ArrowFileSink,
-  Field,
-  Int32,
-  Schema,
-  Utf8,
-  createRandom,
-  fixedSizeListColumn,
-  fixedSizeListField,
-  int32Column,
-  makeRecordBatch,
-  utf8Column,
-} from '@flowers/core';
+import { createRandom } from '@flowers/core';
+import { FEATURES_CONTRACT, ImageRowsWriter, PIXELS_CONTRACT, imageRowsSchema, type SplitName } from '@flowers/core/contracts';
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `train-${prefix}-`));
@@ -33,38 +22,28 @@ export interface RowsSpec {
   sha256?: string[];
 }
 
-/** Writes a pixels (Uint8 values) or features (Float32 values) file as the earlier stages do. */
+/** Writes a pixel (Uint8 values) or feature (Float32 values) file, and its index, through their contract. */
 export async function writeRowsFile(file: string, spec: RowsSpec): Promise<void> {
   const rowSize = spec.rowShape.reduce((a, b) => a * b, 1);
   const pixels = spec.values instanceof Uint8Array;
-  const metadata = new Map([['classes', JSON.stringify(spec.classes)]]);
-  if (pixels) metadata.set('size', String(spec.rowShape[0]));
-  else metadata.set('feature_shape', JSON.stringify(spec.rowShape));
-  const schema = new Schema(
-    [
-      new Field('sha256', new Utf8(), false),
-      new Field('label_index', new Int32(), false),
-      new Field('split', new Utf8(), false),
-      new Field('view', new Int32(), false),
-      fixedSizeListField(pixels ? 'pixels' : 'features', rowSize, pixels ? 'uint8' : 'float32'),
-    ],
-    metadata,
-  );
-  const sink = new ArrowFileSink(file, schema);
+  const metadata: Record<string, string> = { classes: JSON.stringify(spec.classes), data_dir: '/photos' };
+  if (pixels) metadata.size = String(spec.rowShape[0]);
+  else metadata.feature_shape = JSON.stringify(spec.rowShape);
+  const writer = new ImageRowsWriter(file, imageRowsSchema(pixels ? PIXELS_CONTRACT : FEATURES_CONTRACT, rowSize, metadata));
   for (let start = 0; start < spec.labels.length; start += spec.rowsPerBatch) {
     const end = Math.min(spec.labels.length, start + spec.rowsPerBatch);
     const ids = spec.sha256?.slice(start, end) ?? Array.from({ length: end - start }, (_, i) => `img${String(start + i).padStart(5, '0')}`);
-    sink.write(
-      makeRecordBatch(schema, [
-        utf8Column(ids),
-        int32Column(spec.labels.slice(start, end)),
-        utf8Column(ids.map(() => spec.split ?? 'train')),
-        int32Column(spec.views.slice(start, end)),
-        fixedSizeListColumn(spec.values.slice(start * rowSize, end * rowSize), rowSize),
-      ]),
-    );
+    const rows = ids.map((sha256, i) => ({
+      rowId: start + i,
+      path: `${sha256}.jpg`,
+      sha256,
+      labelIndex: spec.labels[start + i]!,
+      split: (spec.split ?? 'train') as SplitName,
+      view: spec.views[start + i]!,
+    }));
+    writer.write(rows, spec.values.slice(start * rowSize, end * rowSize));
   }
-  await sink.close();
+  await writer.close();
 }
 
 /**

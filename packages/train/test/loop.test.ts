@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { memoryLogger } from '@flowers/core';
-import { ArrowBatchSource, buildClassifier, resolveTrainConfig, trainClassifier, type EpochRecord, type TrainConfig } from '../src/index.ts';
+import type { EpochRecord } from '@flowers/core/contracts';
+import { ArrowBatchSource, buildClassifier, resolveTrainConfig, trainClassifier, type TrainConfig } from '../src/index.ts';
 import { activationBytesPerRow } from '../src/micro_batches.ts';
 import { tempDir, writeRowsFile, separableFeatures, writeSeparableSplits } from './fixtures.ts';
 

@@ -3,16 +3,15 @@
  * shared MobileNetV2 weights, the pure-JavaScript engine) and lists the data files each writes,
  * so a test can compare their columns with hashes recorded from an earlier version of the code.
  */
-import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { memoryLogger, readArrowTable } from '@flowers/core';
+import { memoryLogger } from '@flowers/core';
 import { selectBackend } from '@flowers/core/tf';
 import { AUGMENT_PRESETS, produceAugment } from '@flowers/augment';
 import { BASES, produceFeatures } from '@flowers/features';
 import { produceIngest, scanDataset } from '@flowers/ingest';
-import { metricsJson } from '@flowers/report';
 import { produceTrain, resolveTrainConfig } from '@flowers/train';
 
 const WEIGHTS = fileURLToPath(new URL('../../../../../shared/models/mobilenet_v2_0.35_imagenet/model.json', import.meta.url));
@@ -57,14 +56,5 @@ export async function runContractPipeline(): Promise<ContractPipelineOutput> {
     log,
     modelMeta: {},
   });
-  // Before the metrics contract, the CLI computed metrics.json from the predictions.
-  const predictions = await readArrowTable(path.join(abs.train, 'predictions.arrow'));
-  const probabilities = predictions.getChild('probabilities')!;
-  const metrics = metricsJson(
-    Array.from(predictions.getChild('label_index')!.toArray() as Int32Array),
-    Array.from({ length: predictions.numRows }, (_, i) => Array.from(probabilities.get(i)!.toArray() as Float32Array)),
-    CLASSES,
-  );
-  writeFileSync(path.join(abs.train, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
   return { root, dirs: abs };
 }

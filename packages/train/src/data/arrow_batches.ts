@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { createRandom, openArrowFile, shuffleInPlace, UserError, type ArrowFile, type RecordBatch } from '@flowers/core';
+import { createRandom, shuffleInPlace, UserError, type ArrowFile, type RecordBatch } from '@flowers/core';
+import { FEATURES_CONTRACT, openImageRowsFile, PIXELS_CONTRACT, readImageRowsIndex, type ImageRowsIndexBatch } from '@flowers/core/contracts';
 
 /** One mini-batch: inputs, one-hot targets, and which rows they are. */
 export interface Batch {
@@ -9,8 +10,16 @@ export interface Batch {
   y: tf.Tensor2D;
   n: number;
   labels: Int32Array;
-  /** Image ids, in eval sources only. */
-  sha256?: string[];
+  /** Which images the rows are, in eval sources only. */
+  identity?: BatchIdentity;
+}
+
+export interface BatchIdentity {
+  sha256: string[];
+  /** Rows in split.arrow. */
+  rowIds: number[];
+  /** Relative to the file's data folder (its `data_dir` metadata). */
+  paths: string[];
 }
 
 export interface ArrowBatchSourceOptions {
@@ -34,9 +43,11 @@ export interface ArrowBatchSourceOptions {
 
 export type EpochViews = 1 | 'all';
 
-/** What a scan of the file learned about one record batch, without keeping its data. */
+/** What the file's index says about one record batch. */
 interface RecordBatchInfo {
   labels: Int32Array;
+  /** Rows in the record batch, which it must still have when read. */
+  length: number;
   /** Row indices this source uses (all rows, or the view-0 rows; with one view per epoch, the augmented rows). */
   rows: Int32Array;
   /** With one view per epoch: for each of `rows`, the epoch (mod K) that takes it. */
@@ -47,8 +58,11 @@ interface RecordBatchInfo {
 interface LoadedRecordBatch {
   values: Uint8Array | Float32Array;
   labels: Int32Array;
-  sha256?: { get(i: number): string | null };
+  /** Eval sources: the identity columns. */
+  identity?: { sha256: StringColumn; rowIds: Int32Array; paths: StringColumn };
 }
+
+type StringColumn = { get(i: number): string | null };
 
 const ROW_BITS = 2 ** 24;
 
@@ -68,9 +82,9 @@ function parseJsonMetadata(file: string, key: string, value: string | undefined)
 }
 
 /**
- * Mini-batches from one pixels or features Arrow file (one row per image view), streamed record
- * batch by record batch so memory stays flat however large the file. A scan at open reads only
- * labels and views; row data is read again batch by batch every epoch.
+ * Mini-batches from one pixel or feature file (one row per image view), streamed record batch by
+ * record batch so memory stays flat however large the file. Opening reads the file's schema and
+ * its small index file (labels, views, ids); row values are read batch by batch every epoch.
  */
 export class ArrowBatchSource {
   readonly classes: string[];
@@ -116,29 +130,19 @@ export class ArrowBatchSource {
   }
 
   static async open(file: string, options: ArrowBatchSourceOptions): Promise<ArrowBatchSource> {
-    let arrow: ArrowFile;
-    try {
-      arrow = await openArrowFile(file);
-    } catch (error) {
-      throw new UserError(`cannot read Arrow file ${file}: ${(error as Error).message.split('\n')[0]}`);
-    }
+    const rows = await openImageRowsFile(file, [PIXELS_CONTRACT, FEATURES_CONTRACT]);
+    const { arrow } = rows;
     try {
       const header = ArrowBatchSource.readHeader(file, arrow);
-      const infos: RecordBatchInfo[] = [];
-      for (let i = 0; i < arrow.numBatches; i++) {
-        const batch = await arrow.readBatch(i);
-        if (batch.numRows >= ROW_BITS) throw new UserError(`${file}: record batch ${i} has ${batch.numRows} rows, more than ${ROW_BITS - 1}`);
-        const labels = Int32Array.from(column(batch, 'label_index', file).toArray() as Int32Array);
+      const index = await readImageRowsIndex(rows);
+      const infos: RecordBatchInfo[] = index.map(({ labels, views }, i) => {
+        if (labels.length >= ROW_BITS) throw new UserError(`${file}: record batch ${i} has ${labels.length} rows, more than ${ROW_BITS - 1}`);
         const bad = labels.findIndex((label) => label < 0 || label >= header.classes.length);
         if (bad >= 0) throw new UserError(`${file}: label_index ${labels[bad]} in record batch ${i} is outside the ${header.classes.length} classes`);
-        let rows = Int32Array.from({ length: batch.numRows }, (_, row) => row);
-        if (options.role === 'eval') {
-          const views = column(batch, 'view', file).toArray() as Int32Array;
-          rows = rows.filter((row) => views[row] === 0);
-        }
-        infos.push({ labels, rows });
-      }
-      const augmentedViews = options.role === 'train' && options.epochViews === 1 ? await ArrowBatchSource.assignTurns(file, arrow, infos, options.seed ?? 0) : undefined;
+        const all = Int32Array.from({ length: labels.length }, (_, row) => row);
+        return { labels, length: labels.length, rows: options.role === 'eval' ? all.filter((row) => views[row] === 0) : all };
+      });
+      const augmentedViews = options.role === 'train' && options.epochViews === 1 ? ArrowBatchSource.assignTurns(file, index, infos, options.seed ?? 0) : undefined;
       return new ArrowBatchSource(file, arrow, infos, options, header, augmentedViews);
     } catch (error) {
       await arrow.close();
@@ -151,23 +155,17 @@ export class ArrowBatchSource {
    * a photo is taken in the epochs e with e mod K = the position of v - 1 in the photo's
    * permutation of 0..K-1.
    */
-  private static async assignTurns(file: string, arrow: ArrowFile, infos: RecordBatchInfo[], seed: number): Promise<number> {
-    const scanned: Array<{ views: Int32Array; sha256: { get(i: number): string | null } }> = [];
+  private static assignTurns(file: string, index: ImageRowsIndexBatch[], infos: RecordBatchInfo[], seed: number): number {
     let augmentedViews = 0;
-    for (let i = 0; i < infos.length; i++) {
-      const batch = await arrow.readBatch(i);
-      const views = Int32Array.from(column(batch, 'view', file).toArray() as Int32Array);
-      scanned.push({ views, sha256: column(batch, 'sha256', file) as { get(i: number): string | null } });
-      for (const view of views) augmentedViews = Math.max(augmentedViews, view);
-    }
+    for (const { views } of index) for (const view of views) augmentedViews = Math.max(augmentedViews, view);
     if (augmentedViews === 0) throw new UserError(`--epoch-views 1 takes one augmented view per photo per epoch, but ${file} has none (view 0 only): use --epoch-views all or add --views`);
     const positions = new Map<string, Int32Array>();
     infos.forEach((info, i) => {
-      const { views, sha256 } = scanned[i]!;
+      const { views, sha256 } = index[i]!;
       const kept = Array.from(info.rows).filter((row) => views[row]! > 0);
       info.rows = Int32Array.from(kept);
       info.turns = Int32Array.from(kept, (row) => {
-        const photo = sha256.get(row) ?? '';
+        const photo = sha256[row]!;
         let position = positions.get(photo);
         if (position === undefined) {
           const order = shuffleInPlace(Array.from({ length: augmentedViews }, (_, k) => k), createRandom(seed, 'epoch-views', photo));
@@ -225,14 +223,24 @@ export class ArrowBatchSource {
 
   private async decode(index: number): Promise<LoadedRecordBatch> {
     const batch = await this.arrow.readBatch(index);
+    const info = this.infos[index]!;
+    if (batch.numRows !== info.length) throw new UserError(`${this.file}: record batch ${index} has ${batch.numRows} rows, its index ${info.length}: the two files do not belong together`);
     const data = column(batch, this.inputKind, this.file).data[0]!;
     const child = data.children[0]!;
     const start = child.offset + data.offset * this.rowSize;
     const values = (child.values as Uint8Array | Float32Array).subarray(start, start + data.length * this.rowSize);
     return {
       values,
-      labels: this.infos[index]!.labels,
-      ...(this.options.role === 'eval' ? { sha256: column(batch, 'sha256', this.file) as { get(i: number): string | null } } : {}),
+      labels: info.labels,
+      ...(this.options.role === 'eval'
+        ? {
+            identity: {
+              sha256: column(batch, 'sha256', this.file) as StringColumn,
+              rowIds: column(batch, 'row_id', this.file).toArray() as Int32Array,
+              paths: column(batch, 'path', this.file) as StringColumn,
+            },
+          }
+        : {}),
     };
   }
 
@@ -240,14 +248,18 @@ export class ArrowBatchSource {
     const n = refs.length;
     const x = new Float32Array(n * this.rowSize);
     const labels = new Int32Array(n);
-    const sha256: string[] | undefined = this.options.role === 'eval' ? [] : undefined;
+    const identity: BatchIdentity | undefined = this.options.role === 'eval' ? { sha256: [], rowIds: [], paths: [] } : undefined;
     refs.forEach((ref, k) => {
       const row = ref % ROW_BITS;
       const source = loaded.get((ref - row) / ROW_BITS)!;
       // One typed-array copy per row; Uint8 -> Float32 conversion happens inside `set`.
       x.set(source.values.subarray(row * this.rowSize, (row + 1) * this.rowSize), k * this.rowSize);
       labels[k] = source.labels[row]!;
-      sha256?.push(source.sha256!.get(row) ?? '');
+      if (identity) {
+        identity.sha256.push(source.identity!.sha256.get(row) ?? '');
+        identity.rowIds.push(source.identity!.rowIds[row]!);
+        identity.paths.push(source.identity!.paths.get(row) ?? '');
+      }
     });
     const rescale = this.rescale;
     const tensors = tf.tidy(() => {
@@ -257,7 +269,7 @@ export class ArrowBatchSource {
         y: tf.oneHot(tf.tensor1d(labels, 'int32'), this.classes.length).toFloat() as tf.Tensor2D,
       };
     });
-    return { ...tensors, n, labels, ...(sha256 ? { sha256 } : {}) };
+    return { ...tensors, n, labels, ...(identity ? { identity } : {}) };
   }
 
   /**

@@ -1,0 +1,26 @@
+/** The train stage's `history.json`: one record per epoch trained, rewritten after every epoch. */
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic.ts';
+import { UserError } from '../errors.ts';
+
+export const HISTORY_FILE = 'history.json';
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  val_loss: number;
+  val_accuracy: number;
+  lr: number;
+  seconds: number;
+}
+
+export async function writeHistory(file: string, history: readonly EpochRecord[]): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(history, null, 2));
+}
+
+export async function readHistory(file: string): Promise<EpochRecord[]> {
+  const history = JSON.parse(await readFile(file, 'utf8')) as unknown;
+  if (!Array.isArray(history)) throw new UserError(`${file}: a training history must be a list of epochs`);
+  return history as EpochRecord[];
+}

@@ -5,22 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import polars from 'nodejs-polars';
-import {
-  ArrowFileSink,
-  Field,
-  Int32,
-  Schema,
-  Utf8,
-  createRandom,
-  fixedSizeListColumn,
-  fixedSizeListField,
-  int32Column,
-  makeRecordBatch,
-  memoryLogger,
-  readArrowTable,
-  utf8Column,
-  type Table,
-} from '@flowers/core';
+import { createRandom, memoryLogger, readArrowTable, type Table } from '@flowers/core';
+import { createPixelWriter, SPLITS } from '@flowers/core/contracts';
 import { fileIOHandler, selectBackend, type SelectedBackend } from '@flowers/core/tf';
 import {
   BASES,
@@ -42,6 +28,8 @@ const PIXEL_BYTES = SIZE * SIZE * 3;
 const CLASSES = ['daisy', 'dandelion', 'rose', 'sunflower', 'tulip'];
 /** Rows per record batch in each test pixel file (uneven on purpose). */
 const BATCHES = { train: [6, 5], validation: [4], test: [3, 2] } as const;
+/** Where each split's images start among split.arrow's rows. */
+const ROW_ID_START = { train: 0, validation: 11, test: 15 } as const;
 const CUT = BASES.mobilenet_v2.fineTuneFrom; // block_13_project_BN
 
 // nodejs-polars is pinned to 0.24, the last release whose native binary loads on Node 20.
@@ -55,37 +43,23 @@ function rowPixels(split: string, i: number): Uint8Array {
   return Uint8Array.from({ length: PIXEL_BYTES }, () => random.int(256));
 }
 
-/** Writes train/validation/test.arrow as the augment stage lays them out. */
+/** Writes the pixel files through the augment stage's contract: row i of a split is image `rowIds[split] + i` of split.arrow. */
 async function writePixelFiles(dir: string): Promise<void> {
-  const schema = new Schema(
-    [
-      new Field('sha256', new Utf8(), false),
-      new Field('label_index', new Int32(), false),
-      new Field('split', new Utf8(), false),
-      new Field('view', new Int32(), false),
-      fixedSizeListField('pixels', PIXEL_BYTES, 'uint8'),
-    ],
-    new Map([['size', String(SIZE)], ['classes', JSON.stringify(CLASSES)], ['views', '1'], ['augment', '{}'], ['seed', '1']]),
-  );
-  for (const [split, batches] of Object.entries(BATCHES)) {
-    const sink = new ArrowFileSink(path.join(dir, `${split}.arrow`), schema);
+  const meta = { size: SIZE, classes: CLASSES, views: 1, augment: {}, seed: 1, dataDir: '/photos' };
+  for (const split of SPLITS) {
+    const writer = createPixelWriter(dir, split, meta);
     let row = 0;
-    for (const rows of batches) {
+    for (const rows of BATCHES[split]) {
       const ids = Array.from({ length: rows }, (_, k) => row + k);
       const pixels = new Uint8Array(rows * PIXEL_BYTES);
       ids.forEach((i, k) => pixels.set(rowPixels(split, i), k * PIXEL_BYTES));
-      sink.write(
-        makeRecordBatch(schema, [
-          utf8Column(ids.map((i) => sha(split, i))),
-          int32Column(Int32Array.from(ids, (i) => i % CLASSES.length)),
-          utf8Column(ids.map(() => split)),
-          int32Column(Int32Array.from(ids, (i) => i % 2)),
-          fixedSizeListColumn(pixels, PIXEL_BYTES),
-        ]),
+      writer.write(
+        ids.map((i) => ({ rowId: ROW_ID_START[split] + i, path: `${CLASSES[i % CLASSES.length]}/${sha(split, i)}.jpg`, sha256: sha(split, i), labelIndex: i % CLASSES.length, split, view: i % 2 })),
+        pixels,
       );
       row += rows;
     }
-    await sink.close();
+    await writer.close();
   }
 }
 
@@ -132,12 +106,14 @@ beforeAll(async () => {
 
 describe('produceFeatures', () => {
   it('writes one features file per split with the rows, columns and metadata of the pixel files', async () => {
-    expect(readdirSync(oneWorker).sort()).toEqual(['cut', 'test.arrow', 'train.arrow', 'validation.arrow']);
+    expect(readdirSync(oneWorker).sort()).toEqual(['cut', 'test.arrow', 'test.index.arrow', 'train.arrow', 'train.index.arrow', 'validation.arrow', 'validation.index.arrow']);
     for (const [split, batches] of Object.entries(BATCHES)) {
       const table = await readArrowTable(path.join(oneWorker, `${split}.arrow`));
       const rows = batches.reduce((a, b) => a + b, 0);
       expect(table.numRows).toBe(rows);
-      expect(table.schema.fields.map((f) => f.name)).toEqual(['sha256', 'label_index', 'split', 'view', 'features']);
+      expect(table.schema.fields.map((f) => f.name)).toEqual(['sha256', 'label_index', 'split', 'view', 'row_id', 'path', 'features']);
+      expect(Array.from(table.getChild('row_id')!.toArray() as Int32Array)).toEqual(Array.from({ length: rows }, (_, i) => ROW_ID_START[split as keyof typeof ROW_ID_START] + i));
+      expect(table.getChild('path')!.get(1)).toBe(`dandelion/${sha(split, 1)}.jpg`);
       expect(table.getChild('sha256')!.toArray()).toEqual(Array.from({ length: rows }, (_, i) => sha(split, i)));
       expect(Array.from(table.getChild('label_index')!.toArray() as Int32Array)).toEqual(Array.from({ length: rows }, (_, i) => i % 5));
       expect(Array.from(table.getChild('view')!.toArray() as Int32Array)).toEqual(Array.from({ length: rows }, (_, i) => i % 2));
@@ -153,6 +129,8 @@ describe('produceFeatures', () => {
         backend: 'cpu',
         classes: JSON.stringify(CLASSES),
         pool: 'avg',
+        data_dir: '/photos',
+        schema_version: '2',
       });
       expect(meta.weights_sha256).toMatch(/^[0-9a-f]{64}$/);
       expect(rowFeatures(table, 0)).toHaveLength(1280);
@@ -200,6 +178,8 @@ describe('produceFeatures', () => {
     const features = await readArrowTable(path.join(oneWorker, 'test.arrow'));
     expect(cut.numRows).toBe(5);
     expect(cut.getChild('sha256')!.toArray()).toEqual(features.getChild('sha256')!.toArray());
+    expect(cut.getChild('row_id')!.toArray()).toEqual(features.getChild('row_id')!.toArray());
+    expect(readdirSync(path.join(oneWorker, 'cut')).sort()).toEqual(['test.arrow', 'test.index.arrow', 'train.arrow', 'train.index.arrow', 'validation.arrow', 'validation.index.arrow']);
     // block_13 halves 3x3 to 2x2; 160 * 0.35 channels rounded to a multiple of 8.
     expect(cut.schema.metadata.get('feature_shape')).toBe('[2,2,56]');
     expect(cut.schema.metadata.get('layer')).toBe(CUT);
@@ -216,7 +196,7 @@ describe('produceFeatures', () => {
     // From bytes: polars 0.24 reading from a path rejects every IPC file footer, apache-arrow's too.
     const frame = polars.readIPC(readFileSync(path.join(oneWorker, 'train.arrow')));
     expect(frame.height).toBe(11);
-    expect(frame.columns).toEqual(['sha256', 'label_index', 'split', 'view', 'features']);
+    expect(frame.columns).toEqual(['sha256', 'label_index', 'split', 'view', 'row_id', 'path', 'features']);
   });
 });
 

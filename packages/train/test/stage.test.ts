@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { createRandom, memoryLogger, readArrowTable } from '@flowers/core';
+import { readMetrics } from '@flowers/core/contracts';
 import { selectBackend } from '@flowers/core/tf';
 import { produceTrain, resolveTrainConfig } from '../src/index.ts';
 import { tempDir, writeRowsFile, writeSeparableSplits } from './fixtures.ts';
@@ -51,7 +52,7 @@ describe('produceTrain', () => {
     });
     expect(result.testAccuracy).toBeGreaterThan(0.9);
     expect(result.rows).toEqual({ train: 120, validation: 40, test: 40 });
-    expect(fs.readdirSync(outDir).sort()).toEqual(['history.json', 'model', 'pipeline-model.json', 'predictions.arrow']);
+    expect(fs.readdirSync(outDir).sort()).toEqual(['history.json', 'metrics.json', 'model', 'pipeline-model.json', 'predictions.arrow']);
     const meta = JSON.parse(fs.readFileSync(path.join(outDir, 'pipeline-model.json'), 'utf8'));
     expect(meta).toEqual({ base: 'test-base', weights: 'none', classes: ['class0', 'class1', 'class2'], inputSize: null, input: 'features', rescale: 1, feature_shape: [6] });
     const history = JSON.parse(fs.readFileSync(path.join(outDir, 'history.json'), 'utf8')) as Array<Record<string, number>>;
@@ -59,10 +60,17 @@ describe('produceTrain', () => {
     expect(Object.keys(history[0]!).sort()).toEqual(['accuracy', 'epoch', 'loss', 'lr', 'seconds', 'val_accuracy', 'val_loss']);
     const predictions = await readArrowTable(path.join(outDir, 'predictions.arrow'));
     expect(predictions.numRows).toBe(40);
-    expect(predictions.schema.fields.map((f) => f.name)).toEqual(['sha256', 'label_index', 'probabilities']);
+    expect(predictions.schema.fields.map((f) => f.name)).toEqual(['sha256', 'label_index', 'row_id', 'path', 'probabilities']);
     const first = Array.from(predictions.getChild('probabilities')!.get(0) as Float32Array);
     expect(first).toHaveLength(3);
     expect(first.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    // Each prediction names its image as the features file does; metrics.json is computed from them.
+    expect(Array.from(predictions.getChild('row_id')!.toArray() as Int32Array)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(predictions.getChild('path')!.get(3)).toBe('img00003.jpg');
+    expect(predictions.schema.metadata.get('data_dir')).toBe('/photos');
+    const metrics = await readMetrics(path.join(outDir, 'metrics.json'));
+    expect(metrics.accuracy).toBe(result.testAccuracy);
+    expect(metrics.n).toBe(40);
     // The saved model loads and predicts what the predictions file says.
     const { fileIOHandler } = await import('@flowers/core/tf');
     const loaded = await tf.loadLayersModel(fileIOHandler(path.join(outDir, 'model')));

@@ -5,7 +5,7 @@
  * view of the same rows in the same record batches, so a reader learns a file's rows without
  * reading its values.
  */
-import { FixedSizeList, Field, Int32, Schema, Utf8, ArrowFileSink, fixedSizeListColumn, fixedSizeListField, int32Column, makeRecordBatch, openArrowFile, readArrowTable, utf8Column, type ArrowFile, type DataType, type RecordBatch, type Table } from '../arrow_io.ts';
+import { FixedSizeList, Field, Int32, Schema, Utf8, ArrowFileSink, fixedSizeListColumn, fixedSizeListField, int32Column, makeRecordBatch, openArrowFile, utf8Column, type ArrowFile, type DataType, type RecordBatch } from '../arrow_io.ts';
 import { UserError, errorMessage } from '../errors.ts';
 import { checkSchemaVersion, schemaVersionEntries, SCHEMA_VERSION_KEY } from './schema_version.ts';
 import type { SplitName } from './split.ts';
@@ -156,20 +156,28 @@ export interface ImageRowsIndexBatch {
 /** Reads a data file's index: one entry per record batch of the data file, which must have as many. */
 export async function readImageRowsIndex(rows: ImageRowsFile): Promise<ImageRowsIndexBatch[]> {
   const file = imageRowsIndexFile(rows.file);
-  let table: Table;
+  let index: ArrowFile;
   try {
-    table = await readArrowTable(file);
+    index = await openArrowFile(file);
   } catch (error) {
     throw new UserError(`cannot read the index ${file} of ${rows.file}: ${errorMessage(error).split('\n')[0]}`);
   }
-  checkSchemaVersion(file, `${rows.contract.name} index`, table.schema.metadata.get(SCHEMA_VERSION_KEY), rows.contract.version);
-  if (table.batches.length !== rows.arrow.numBatches) {
-    throw new UserError(`${file} indexes ${table.batches.length} record batches, but ${rows.file} has ${rows.arrow.numBatches}: the two files do not belong together`);
+  try {
+    checkSchemaVersion(file, `${rows.contract.name} index`, index.schema.metadata.get(SCHEMA_VERSION_KEY), rows.contract.version);
+    if (index.numBatches !== rows.arrow.numBatches) {
+      throw new UserError(`${file} indexes ${index.numBatches} record batches, but ${rows.file} has ${rows.arrow.numBatches}: the two files do not belong together`);
+    }
+    const batches: ImageRowsIndexBatch[] = [];
+    for await (const batch of index.batches()) {
+      batches.push({
+        rowIds: Int32Array.from(batch.getChild('row_id')!.toArray() as Int32Array),
+        sha256: batch.getChild('sha256')!.toArray() as string[],
+        labels: Int32Array.from(batch.getChild('label_index')!.toArray() as Int32Array),
+        views: Int32Array.from(batch.getChild('view')!.toArray() as Int32Array),
+      });
+    }
+    return batches;
+  } finally {
+    await index.close();
   }
-  return table.batches.map((batch) => ({
-    rowIds: Int32Array.from(batch.getChild('row_id')!.toArray() as Int32Array),
-    sha256: batch.getChild('sha256')!.toArray() as string[],
-    labels: Int32Array.from(batch.getChild('label_index')!.toArray() as Int32Array),
-    views: Int32Array.from(batch.getChild('view')!.toArray() as Int32Array),
-  }));
 }

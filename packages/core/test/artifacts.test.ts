@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -71,18 +71,25 @@ describe('runStage', () => {
   it('keeps an interrupted attempt for --resume, and discards it otherwise', async () => {
     const workspace = new Workspace(tmp());
     const log = memoryLogger();
-    await expect(
-      runStage(workspace, spec({ r: 1 }), async ({ dir }) => {
-        writeFileSync(path.join(dir, 'checkpoint'), 'epoch 3');
-        throw new InterruptedError('training stopped after epoch 3');
-      }, { log }),
-    ).rejects.toThrow();
-    let seen: string | undefined;
-    await runStage(workspace, spec({ r: 1 }), async ({ dir, resuming }) => {
-      seen = resuming ? readFileSync(path.join(dir, 'checkpoint'), 'utf8') : 'fresh';
-      return {};
-    }, { log, resume: true });
-    expect(seen).toBe('epoch 3');
+    const interrupt = (params: unknown) =>
+      expect(
+        runStage(workspace, spec(params), async ({ dir }) => {
+          writeFileSync(path.join(dir, 'checkpoint'), 'epoch 3');
+          throw new InterruptedError('training stopped after epoch 3');
+        }, { log }),
+      ).rejects.toThrow();
+    const seenBy = async (params: unknown, resume: boolean): Promise<string> => {
+      let seen = '';
+      await runStage(workspace, spec(params), async ({ dir, resuming }) => {
+        seen = `${resuming ? 'resuming' : 'fresh'}, ${existsSync(path.join(dir, 'checkpoint')) ? readFileSync(path.join(dir, 'checkpoint'), 'utf8') : 'no checkpoint'}`;
+        return {};
+      }, { log, resume });
+      return seen;
+    };
+    await interrupt({ r: 1 });
+    expect(await seenBy({ r: 1 }, true)).toBe('resuming, epoch 3');
+    await interrupt({ r: 2 });
+    expect(await seenBy({ r: 2 }, false)).toBe('fresh, no checkpoint');
   });
 });
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readRun, runDir, UserError, writeDirectoryAtomic, type ArtifactManifest, type RunRecord, type Workspace } from '@flowers/core';
-import { AUGMENT_PREVIEW_FILE, HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE, SPLITS, readHistory, readIngestReport, readMetrics, readPredictions } from '@flowers/core/contracts';
+import { AUGMENT_PREVIEW_FILE, HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE, SPLITS, probabilityRows, readHistory, readIngestReport, readMetrics, readPredictions } from '@flowers/core/contracts';
 import { writeComparisonReport, writeRunReport } from './render.ts';
 import type { ComparedRun, RunReportData } from './types.ts';
 
@@ -26,8 +26,6 @@ export async function gatherRunReportData(workspace: Workspace, run: RunRecord):
   const history = await readHistory(path.join(train.dir, HISTORY_FILE));
   const metrics = await readMetrics(path.join(train.dir, METRICS_FILE));
   const predictions = await readPredictions(path.join(train.dir, PREDICTIONS_FILE));
-  const { classes } = predictions;
-  const probabilities = Array.from({ length: predictions.labels.length }, (_, i) => Array.from(predictions.probabilities.subarray(i * classes.length, (i + 1) * classes.length)));
   const preview = byStage.augment ? await readFile(path.join(byStage.augment.dir, AUGMENT_PREVIEW_FILE)).catch(() => undefined) : undefined;
   const bestEpoch = train.manifest.extra?.bestEpoch;
   return {
@@ -41,7 +39,7 @@ export async function gatherRunReportData(workspace: Workspace, run: RunRecord):
     history,
     ...(typeof bestEpoch === 'number' ? { bestEpoch } : {}),
     metrics,
-    test: { yTrue: Array.from(predictions.labels), probabilities, paths: predictions.paths.map((p) => path.join(predictions.dataDir, p)) },
+    test: { yTrue: Array.from(predictions.labels), probabilities: probabilityRows(predictions), paths: predictions.paths.map((p) => path.join(predictions.dataDir, p)) },
     stages: stages.map(({ stage, manifest }) => ({
       stage,
       key: manifest.key,

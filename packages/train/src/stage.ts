@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError, writeFileAtomic, type Logger } from '@flowers/core';
-import { HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE, metricsJson, writeHistory, writeMetrics, writePredictions, type EpochRecord, type Predictions } from '@flowers/core/contracts';
+import { HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE, metricsJson, probabilityRows, writeHistory, writeMetrics, writePredictions, type EpochRecord } from '@flowers/core/contracts';
 import { fileIOHandler, type SelectedBackend } from '@flowers/core/tf';
 import { ArrowBatchSource } from './data/arrow_batches.ts';
 import { trainClassifier } from './loop.ts';
@@ -43,11 +43,6 @@ export const MODEL_DIR = 'model';
 export const PIPELINE_MODEL_FILE = 'pipeline-model.json';
 export const CHECKPOINT_DIR = 'checkpoint';
 
-/** The test split's metrics.json, from its predictions. */
-function testMetrics({ classes, labels, probabilities }: Predictions) {
-  const rows = Array.from({ length: labels.length }, (_, i) => Array.from(probabilities.subarray(i * classes.length, (i + 1) * classes.length)));
-  return metricsJson(Array.from(labels), rows, classes);
-}
 
 /** The three splits must describe the same classes and inputs, of the kind the config trains on. */
 function checkCompatible(config: TrainConfig, train: ArrowBatchSource, others: ArrowBatchSource[]): void {
@@ -114,7 +109,7 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
       const predictions = await predictProbabilities(engine, test);
       const testAccuracy = accuracyOf(predictions);
       await writePredictions(path.join(outDir, PREDICTIONS_FILE), predictions);
-      await writeMetrics(path.join(outDir, METRICS_FILE), testMetrics(predictions));
+      await writeMetrics(path.join(outDir, METRICS_FILE), metricsJson(Array.from(predictions.labels), probabilityRows(predictions), predictions.classes));
       const predictSeconds = (performance.now() - predictStarted) / 1000;
 
       await model.save(fileIOHandler(path.join(outDir, MODEL_DIR)));

@@ -24,6 +24,11 @@ export interface Predictions {
   probabilities: Float32Array;
 }
 
+/** The probabilities as one list per row. */
+export function probabilityRows({ classes, probabilities }: Pick<Predictions, 'classes' | 'probabilities'>): number[][] {
+  return Array.from({ length: probabilities.length / classes.length }, (_, i) => Array.from(probabilities.subarray(i * classes.length, (i + 1) * classes.length)));
+}
+
 export async function writePredictions(file: string, predictions: Predictions): Promise<void> {
   const { classes } = predictions;
   const schema = new Schema(

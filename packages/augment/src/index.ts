@@ -1,5 +1,3 @@
-import { packageCodeVersion } from '@flowers/core';
-
 export {
   AUGMENT_PRESETS,
   DEFAULT_AUGMENT_PARAMS,
@@ -13,5 +11,4 @@ export {
 export { renderAugmentPreview, type AugmentPreviewOptions } from './preview.ts';
 export { decodeResized } from './decode.ts';
 export { produceAugment, PIXEL_FILES, PREVIEW_FILE, AUGMENT_REPORT_FILE, type AugmentStageParams } from './stage.ts';
-
-export const augmentCodeVersion = (): Promise<string> => packageCodeVersion(import.meta.url);
+export { augmentStage } from './definition.ts';

@@ -6,6 +6,7 @@ import { InterruptedError } from './errors.ts';
 import { runStageInterruptibly, stopIfInterrupted } from './interrupt.ts';
 import { acquireLock, acquireReaderLease, liveReaders, tryAcquireLock, type Lock } from './lock.ts';
 import type { Logger } from './log.ts';
+import type { CodeVersion } from './code_version.ts';
 
 export interface OutputFile {
   file: string;
@@ -18,6 +19,8 @@ export interface ArtifactManifest {
   stage: string;
   key: string;
   codeVersion: string;
+  /** What the code version is made of (see CodeVersion), so the planner can say which part changed. */
+  code?: Omit<CodeVersion, 'version'>;
   createdAt: string;
   params: unknown;
   /** Input name -> the key of the upstream artifact (or a fingerprint of raw data). */
@@ -33,6 +36,7 @@ export interface ArtifactManifest {
 export interface StageSpec {
   stage: string;
   codeVersion: string;
+  code?: Omit<CodeVersion, 'version'>;
   params: unknown;
   inputs: Record<string, string>;
 }
@@ -140,20 +144,32 @@ export class Workspace {
     }
   }
 
-  /** The complete artifact for this key, or undefined (missing, or damaged outputs). */
-  async findArtifact(stage: string, key: string): Promise<Artifact | undefined> {
+  /**
+   * The complete artifact for this key, or undefined: missing, or an output whose size differs
+   * from its manifest's. With `verify`, every output is also hashed against the manifest, and a
+   * mismatch is returned as `damaged`, naming the file.
+   */
+  async findArtifact(stage: string, key: string, options: { verify?: boolean } = {}): Promise<Artifact | { damaged: string } | undefined> {
     const dir = this.artifactDir(stage, key);
-    let manifest: ArtifactManifest;
-    try {
-      manifest = JSON.parse(await readFile(path.join(dir, MANIFEST_FILE), 'utf8')) as ArtifactManifest;
-    } catch {
-      return undefined;
-    }
+    const manifest = await readManifest(dir);
+    if (!manifest) return undefined;
     for (const output of manifest.outputs) {
       const size = await stat(path.join(dir, output.file)).then((s) => s.size, () => -1);
-      if (size !== output.bytes) return undefined;
+      if (size !== output.bytes) return size < 0 ? { damaged: `${output.file} is missing` } : { damaged: `${output.file} has ${size} bytes, its manifest says ${output.bytes}` };
+      if (options.verify && (await sha256File(path.join(dir, output.file))) !== output.sha256) return { damaged: `${output.file} does not match its manifest's sha256` };
     }
     return { dir, manifest, cached: true };
+  }
+
+  /** The newest complete artifact of a stage by creation time, if any: what the planner compares a missing key with. */
+  async newestArtifact(stage: string): Promise<ArtifactManifest | undefined> {
+    let newest: ArtifactManifest | undefined;
+    for (const entry of await this.listArtifacts()) {
+      if (entry.stage !== stage) continue;
+      const manifest = await readManifest(entry.dir);
+      if (manifest && (!newest || manifest.createdAt > newest.createdAt)) newest = manifest;
+    }
+    return newest;
   }
 
   /** Every complete artifact in the workspace. */
@@ -168,6 +184,19 @@ export class Workspace {
     }
     return result;
   }
+}
+
+async function readManifest(dir: string): Promise<ArtifactManifest | undefined> {
+  try {
+    return JSON.parse(await readFile(path.join(dir, MANIFEST_FILE), 'utf8')) as ArtifactManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A found artifact, as opposed to a damaged one or none. */
+export function isArtifact(found: Artifact | { damaged: string } | undefined): found is Artifact {
+  return found !== undefined && 'manifest' in found;
 }
 
 async function listFiles(dir: string): Promise<string[]> {
@@ -216,7 +245,7 @@ async function reuseOrProduce(
   try {
     if (!options.force) {
       const existing = await workspace.findArtifact(spec.stage, key);
-      if (existing) {
+      if (isArtifact(existing)) {
         log.info(`cached ${spec.stage} ${key}`);
         await workspace.leaseArtifact(spec.stage, key);
         return existing;
@@ -245,6 +274,7 @@ async function reuseOrProduce(
       stage: spec.stage,
       key,
       codeVersion: spec.codeVersion,
+      ...(spec.code ? { code: spec.code } : {}),
       createdAt: new Date().toISOString(),
       params: spec.params,
       inputs: spec.inputs,

@@ -27,5 +27,7 @@ export {
 } from './feature_model.ts';
 export { loadBaseRunner, onnxSessionLayout, prepareEngine, tfjsRunner, type BaseRunner, type EngineData, type FeatureRows } from './engines/index.ts';
 export { exportFeatureGraph } from './onnx/export.ts';
-export { produceFeatures, downloadProgress, FEATURE_FILES, CUT_DIR, type FeaturesStageParams, type FeaturesStageOptions } from './stage.ts';
+export { produceFeatures, downloadProgress, FEATURE_FILES, CUT_DIR, CUT_TOP_DIR, type FeaturesStageParams, type FeaturesStageOptions } from './stage.ts';
+export { featuresStage, type FeaturesStepParams } from './definition.ts';
+export { checkWeights, type CheckedWeights } from './weights/check.ts';
 export { featuresCodeVersion } from './code_version.ts';

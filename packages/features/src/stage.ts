@@ -3,6 +3,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
   ArrowFileSink,
+  CUT_DIR,
+  CUT_TOP_DIR,
   Field,
   FixedSizeList,
   Int32,
@@ -25,7 +27,7 @@ import {
   type RecordBatch,
   type StageResult,
 } from '@flowers/core';
-import type { SelectedBackend } from '@flowers/core/tf';
+import { fileIOHandler, type SelectedBackend } from '@flowers/core/tf';
 import { onnxSessionLayout, prepareEngine, type FeatureRows } from './engines/index.ts';
 import { buildFeatureModel, FEATURE_POOLS, shapeSize, type FeatureModelSpec, type FeaturePool } from './feature_model.ts';
 import type { FeaturesTask, FeaturesWorkerData } from './features_worker.ts';
@@ -64,8 +66,10 @@ const SPLITS = ['train', 'validation', 'test'] as const;
 type Split = (typeof SPLITS)[number];
 /** Same names as the pixel files the features come from. */
 export const FEATURE_FILES: Record<Split, string> = { train: 'train.arrow', validation: 'validation.arrow', test: 'test.arrow' };
-/** Sub-folder with the cut layer's activations, file names as FEATURE_FILES. */
-export const CUT_DIR = 'cut';
+// CUT_DIR holds the cut layer's activations (file names as FEATURE_FILES) and, in CUT_TOP_DIR,
+// the pretrained layers above the cut with the weights the activations came from: the trainer
+// fine-tunes that model from the artifact alone.
+export { CUT_DIR, CUT_TOP_DIR };
 /** Columns carried over from the pixel files, unchanged. */
 const ROW_COLUMNS = ['sha256', 'label_index', 'split', 'view'] as const;
 
@@ -183,7 +187,6 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
     const started = performance.now();
     const download = downloadProgress();
     const weights = await resolveWeights({ base: params.base, alpha: params.alpha, inputSize: size, weights: params.weights, cacheDir: options.cacheDir, onProgress: download.onProgress, log }).finally(download.finish);
-    if (weights.warning !== undefined) log.warn(weights.warning);
     // Apply the weights here once, so a wrong file fails before any worker starts. The base is
     // as wide as its weights: a fallback to a bundled base may have switched the width.
     const spec: FeatureModelSpec = { base: params.base, alpha: weights.alpha, inputSize: size, pool: params.pool, pixelScaling: weights.pixelScaling, ...(params.cut === undefined ? {} : { cut: params.cut }) };
@@ -191,7 +194,7 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
     let engine;
     try {
       applyLayerWeights(featureModel.base, weights.layers, weights.source);
-      if (params.cut !== undefined) splitAtLayer(featureModel.base, params.cut); // the trainer will split there: check it can
+      if (params.cut !== undefined) await splitAtLayer(featureModel.base, params.cut).top.save(fileIOHandler(path.join(outDir, CUT_DIR, CUT_TOP_DIR)));
       engine = await prepareEngine(featureModel, backend, {
         batchSize: params.batchSize,
         ...(threads === undefined ? {} : { threads }),

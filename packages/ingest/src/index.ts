@@ -1,5 +1,3 @@
-import { packageCodeVersion } from '@flowers/core';
-
 export { scanDataset, datasetFingerprint, IMAGE_EXTENSIONS, SPLITS, type ScannedDataset, type ScannedFile, type SplitName } from './scan.ts';
 export { parseSplitFractions, formatSplitTable, type DuplicateGroup } from './split.ts';
 export {
@@ -15,5 +13,4 @@ export {
   type SplitFile,
 } from './ingest.ts';
 export { ensureDemoDataset } from './demo.ts';
-
-export const ingestCodeVersion = (): Promise<string> => packageCodeVersion(import.meta.url);
+export { ingestStage } from './definition.ts';

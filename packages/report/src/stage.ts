@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AUGMENT_PREVIEW_FILE, TRAIN_HISTORY_FILE, TRAIN_PREDICTIONS_FILE, readArrowTable, readRun, runDir, UserError, writeDirectoryAtomic, type ArtifactManifest, type RunRecord, type Workspace } from '@flowers/core';
+import { AUGMENT_PREVIEW_FILE, isArtifact, TRAIN_HISTORY_FILE, TRAIN_PREDICTIONS_FILE, readArrowTable, readRun, runDir, UserError, writeDirectoryAtomic, type ArtifactManifest, type RunRecord, type Workspace } from '@flowers/core';
 import { INGEST_REPORT_FILE, readSplitFile, SPLIT_FILE, type IngestReport } from '@flowers/ingest';
 import { writeComparisonReport, writeRunReport } from './render.ts';
 import type { ComparedRun, RunReportData } from './types.ts';
@@ -8,7 +8,10 @@ import type { ComparedRun, RunReportData } from './types.ts';
 
 async function manifestOf(workspace: Workspace, stage: string, key: string): Promise<{ dir: string; manifest: ArtifactManifest }> {
   const artifact = await workspace.findArtifact(stage, key);
-  if (!artifact) throw new UserError(`the ${stage} artifact ${key} this run used is missing from ${workspace.artifactsDir} (was it removed by gc?)`);
+  if (!isArtifact(artifact)) {
+    const why = artifact ? `is damaged (${artifact.damaged})` : `is missing from ${workspace.artifactsDir} (was it removed by gc?)`;
+    throw new UserError(`the ${stage} artifact ${key} this run used ${why}`);
+  }
   return artifact;
 }
 

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { canonicalJson, errorMessage, flagName, UserError, writeFileAtomic } from '@flowers/core';
 import { fileIOHandler } from '@flowers/core/tf';
 import type { TrainingOptimizer } from './optim/optimizers.ts';
-import type { TrainConfig } from './presets.ts';
+import type { TrainConfig } from './config.ts';
 
 /** One line of history.json. */
 export interface EpochRecord {

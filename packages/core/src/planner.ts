@@ -77,6 +77,15 @@ function changedLeaves(before: unknown, after: unknown): string[] {
   return keys.filter((key) => old.get(key) !== now.get(key)).map((key) => `${key} ${old.get(key) ?? '(none)'} → ${now.get(key) ?? '(none)'}`);
 }
 
+/** Which packages and libraries differ, where both code versions say what they are made of. */
+function codeChanges(before: LockedStage['code'], after: LockedStage['code']): string {
+  if (!before || !after) return 'code changed';
+  const names = (a: Record<string, string>, b: Record<string, string>) => [...new Set([...Object.keys(a), ...Object.keys(b)])].sort().filter((name) => a[name] !== b[name]);
+  const packages = names(before.packages, after.packages);
+  const libraries = names(before.libraries, after.libraries).map((name) => `${name} ${before.libraries[name] ?? '(none)'} → ${after.libraries[name] ?? '(none)'}`);
+  return `code changed: ${[...packages, ...libraries].join(', ')}`;
+}
+
 /** Why a stage with this spec has no artifact: what differs from what built it last (as dvc status says). */
 function whyMissing(spec: StageSpec, key: string, previous: LockedStage | undefined): string[] {
   if (!previous) return ['never built in this workdir'];
@@ -84,10 +93,7 @@ function whyMissing(spec: StageSpec, key: string, previous: LockedStage | undefi
   const reasons: string[] = [];
   const params = changedLeaves(previous.params, spec.params);
   if (params.length) reasons.push(`params changed: ${params.join(', ')}`);
-  if (previous.codeVersion !== spec.codeVersion) {
-    const parts = previous.code && spec.code ? changedLeaves(previous.code, spec.code).map((change) => change.split(' ')[0]!) : [];
-    reasons.push(parts.length ? `code changed: ${parts.join(', ')}` : 'code changed');
-  }
+  if (previous.codeVersion !== spec.codeVersion) reasons.push(codeChanges(previous.code, spec.code));
   const inputs = Object.keys({ ...previous.inputs, ...spec.inputs }).filter((name) => previous.inputs[name] !== spec.inputs[name]);
   if (inputs.length) reasons.push(`input changed: ${inputs.join(', ')}`);
   return reasons.length ? reasons : ['built under another key'];

@@ -145,7 +145,7 @@ function baseOptionsFrom(values: OptionValues) {
  * Reads the weights and loads them into the base before any stage runs, so a bad file fails in
  * one line naming it; 'auto' is settled here, so the key names the weights that will be used.
  */
-async function settleFeatures(values: OptionValues, cut: string | undefined, backend: SelectedBackend, options: ResolveSpecOptions): Promise<FeaturesStepParams> {
+async function settleFeatures(values: OptionValues, cut: string | undefined, options: ResolveSpecOptions): Promise<Omit<FeaturesStepParams, 'engine'>> {
   const { base, alpha, size, pool, batchSize } = baseOptionsFrom(values);
   const choice = String(values.weights);
   const named = (NAMED_WEIGHTS as readonly string[]).includes(choice);
@@ -154,7 +154,7 @@ async function settleFeatures(values: OptionValues, cut: string | undefined, bac
   const download = downloadProgress();
   const checked = await checkWeights({ base, alpha, inputSize: size, weights, onProgress: download.onProgress, log: options.log }).finally(download.finish);
   if (checked.settled.warning !== undefined) options.log.warn(checked.settled.warning);
-  return { base, alpha: checked.settled.alpha, pool, batchSize, weights: checked.settled, weightsSha256: checked.sha256, engine: backend.name, ...(cut === undefined ? {} : { cut }) };
+  return { base, alpha: checked.settled.alpha, pool, batchSize, weights: checked.settled, weightsSha256: checked.sha256, ...(cut === undefined ? {} : { cut }) };
 }
 
 /** --threads as a count, checked before any stage runs; undefined means one per core. */
@@ -182,13 +182,14 @@ export async function resolvePipelineSpec(values: OptionValues, options: Resolve
   const cut = cutOption === undefined ? undefined : cutLayer(cutOption, toChoice(values.base, 'base', BASE_NAMES));
   if (wantsFeatures) baseOptionsFrom(values);
   const requested = toChoice(values.backend, 'backend', BACKEND_REQUESTS);
+  const settled = wantsFeatures ? await settleFeatures(values, cut, options) : undefined;
   // An engine that cannot load fails here, before any stage.
   let backend: SelectedBackend | undefined;
   if (through >= 2) {
     backend = await selectBackend(requested);
     options.log.info(`backend: ${backend.name} — ${backend.reason}`);
   }
-  const features = wantsFeatures ? await settleFeatures(values, cut, backend!, options) : undefined;
+  const features = settled ? { ...settled, engine: backend!.name } : undefined;
   const train: TrainStepParams | undefined =
     config === undefined
       ? undefined

@@ -19,14 +19,15 @@ export async function checkRedis(connection: QueueConnection, log: Logger): Prom
     enableOfflineQueue: false,
     retryStrategy: () => null,
   });
-  // Reported by connect() below; without a listener ioredis prints each one.
-  client.on('error', () => undefined);
+  // connect() rejects only with "Connection is closed"; the cause arrives as an 'error' event.
+  let cause: unknown;
+  client.on('error', (error: unknown) => (cause ??= error));
   try {
     try {
       await client.connect();
       await client.ping();
     } catch (error) {
-      throw new UserError(`cannot use Redis at ${connection.redacted}: ${describeFailure(error)}`);
+      throw new UserError(`cannot use Redis at ${connection.redacted}: ${describeFailure(cause ?? error)}`);
     }
     const policy = await maxmemoryPolicy(client);
     if (policy !== undefined && policy !== 'noeviction') {

@@ -1,22 +1,15 @@
-import { FlowProducer, Queue, QueueEvents } from 'bullmq';
-import {
-  UserError,
-  acquireLock,
-  acquirePartialWriterLease,
-  stageKey,
-  type Artifact,
-  type Logger,
-  type Workspace,
-} from '@flowers/core';
+import { Queue, QueueEvents } from 'bullmq';
+import { UserError, acquireLock, acquirePartialWriterLease, stageKey, type Artifact, type Logger, type Workspace } from '@flowers/core';
 import { cancelPending } from './cancel.ts';
-import { parseQueueUrl, redisOptions, type QueueConnection } from './connection.ts';
-import { MERGE_JOB, SHARD_JOB, SHARD_JOB_OPTIONS, SINGLE_JOB, STAGE_JOB_OPTIONS, type MergeJobData, type ShardJobData, type StageJobData } from './jobs.ts';
+import { parseQueueUrl, redisOptions } from './connection.ts';
+import { reportConnectionErrors } from './connection_errors.ts';
+import { enqueue, type Submission } from './enqueue.ts';
 import { mergeJobId, queueName, queuePrefix, shardJobId, singleJobId } from './names.ts';
 import { trackShardProgress } from './progress.ts';
 import { checkRedis } from './redis_check.ts';
 import { resolveInputs, specOf } from './resolve.ts';
-import type { InputRef, QueueStage, ShardRange } from './stage.ts';
-import { waitForJob } from './wait.ts';
+import type { InputRef, QueueStage } from './stage.ts';
+import { JobFailedError, waitForJob, type WaitOptions } from './wait.ts';
 
 export const DEFAULT_SHARD_SIZE = 256;
 const DEFAULT_REDIS_TIMEOUT_MS = 60_000;
@@ -41,8 +34,8 @@ export interface SubmitOptions<P> {
 
 /**
  * Runs a stage on the queue's workers and returns its artifact, leased to this process like
- * runStage's. Under the key's lock it reuses a finished artifact, joins a flow another producer
- * queued (same job ids), or queues one; it then waits without the lock, which the merge job takes.
+ * runStage's. Under the key's lock it reuses a finished artifact, joins the jobs another producer
+ * queued (same job ids), or queues them; it then waits without the lock, which the merge job takes.
  */
 export async function submitStage<P>(options: SubmitOptions<P>): Promise<Artifact> {
   const { workspace, stage, log } = options;
@@ -51,45 +44,73 @@ export async function submitStage<P>(options: SubmitOptions<P>): Promise<Artifac
   const spec = specOf({ stage: stage.stage, codeVersion: stage.codeVersion, params: options.params, inputs: options.inputs });
   const key = stageKey(spec);
   const what = `${stage.stage} ${key}`;
-  const cached = await leaseFinished(options, key, 'cached');
-  if (cached) return cached;
-  const data: StageJobData = { stage: stage.stage, key, params: options.params, inputs: options.inputs, codeVersion: stage.codeVersion, engine: stage.engine };
-  const bullOptions = { connection: redisOptions(connection), prefix: queuePrefix(workspace.root) };
-  const queue = new Queue(queueName(stage.stage), bullOptions);
-  const events = new QueueEvents(queueName(stage.stage), bullOptions);
-  // Keeps gc off the partial directory between two shard jobs while this producer waits.
-  const writerLease = await acquirePartialWriterLease(workspace, stage.stage, key);
-  try {
-    const shards = stage.kind === 'sharded' ? await stage.planShards(options.params, await resolveInputs(workspace, options.inputs), options.shardSize ?? DEFAULT_SHARD_SIZE) : [];
-    const jobId = stage.kind === 'sharded' ? mergeJobId(key) : singleJobId(key);
-    const childIds = new Map(shards.map((range) => [shardJobId(key, range.index), `shard ${range.index} (rows ${range.start}-${range.end})`]));
+  const underLock = async <T>(work: () => Promise<T>): Promise<T> => {
     const lock = await acquireLock(workspace.lockDir(stage.stage, key), { log, what });
     try {
-      // Another producer may have finished it while this one connected.
-      if (await workspace.findArtifact(stage.stage, key)) return (await leaseFinished(options, key, 'cached'))!;
-      await enqueue(queue, connection, bullOptions, stage, data, shards, jobId, options.shardSize ?? DEFAULT_SHARD_SIZE, log, what);
+      return await work();
     } finally {
       await lock.release();
     }
+  };
+  const cached = await underLock(() => leaseFinished(workspace, stage.stage, key, 'cached', log));
+  if (cached) return cached;
+
+  const bullOptions = { connection: redisOptions(connection), prefix: queuePrefix(workspace.root) };
+  const queue = new Queue(queueName(stage.stage), bullOptions);
+  const events = new QueueEvents(queueName(stage.stage), bullOptions);
+  const reportError = reportConnectionErrors(log);
+  queue.on('error', reportError);
+  events.on('error', reportError);
+  // Keeps gc off the partial directory between two shard jobs while this producer waits.
+  const writerLease = await acquirePartialWriterLease(workspace, stage.stage, key);
+  try {
+    const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
+    const shards = stage.kind === 'sharded' ? await stage.planShards(options.params, await resolveInputs(workspace, options.inputs), shardSize) : [];
+    const submission: Submission = {
+      queue,
+      bullOptions,
+      workspace,
+      kind: stage.kind,
+      data: { stage: stage.stage, key, params: options.params, inputs: options.inputs, codeVersion: stage.codeVersion, engine: stage.engine },
+      shards,
+      shardSize,
+      jobId: stage.kind === 'sharded' ? mergeJobId(key) : singleJobId(key),
+      redisName: connection.redacted,
+      what,
+      log,
+    };
+    const wait: WaitOptions = {
+      queue,
+      jobId: submission.jobId,
+      childIds: new Map(shards.map((range) => [shardJobId(key, range.index), `shard ${range.index} (rows ${range.start}-${range.end})`])),
+      what,
+      redisName: connection.redacted,
+      signal: options.signal,
+      redisTimeoutMs: options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
+    };
+    for (;;) {
+      // Another producer may have finished it while this one connected.
+      const outcome = await underLock(async () => (await leaseFinished(workspace, stage.stage, key, 'cached', log)) ?? enqueue(submission));
+      if (typeof outcome === 'object') return outcome;
+      if (outcome !== 'cancelled') break;
+      log.info(`${what}: an earlier run was cancelled while some shards ran; queueing it anew once they finish`);
+      await waitForJob(wait).catch((error: unknown) => {
+        if (!(error instanceof JobFailedError)) throw error;
+      });
+    }
     await events.waitUntilReady();
     const progress = shards.length ? trackShardProgress(events, `${stage.stage} (queue)`, new Map(shards.map((r) => [shardJobId(key, r.index), r])), options.progressStream) : undefined;
+    let succeeded = false;
     try {
-      await waitForJob({
-        queue,
-        jobId,
-        childIds,
-        what,
-        redisName: connection.redacted,
-        signal: options.signal,
-        redisTimeoutMs: options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
-      });
+      await waitForJob(wait);
+      succeeded = true;
     } catch (error) {
-      if (options.signal?.aborted) await cancelPending(queue, jobId, childIds, what, log);
+      if (options.signal?.aborted) await cancelPending(queue, submission.jobId, wait.childIds, what, log);
       throw error;
     } finally {
-      progress?.stop();
+      progress?.stop(succeeded);
     }
-    const artifact = await leaseFinished(options, key, 'done');
+    const artifact = await underLock(() => leaseFinished(workspace, stage.stage, key, 'done', log));
     if (!artifact) throw new UserError(`${what}: its job left the queue without an artifact in ${workspace.root} (Redis lost it, or the workdir is not shared); rerun`);
     return artifact;
   } finally {
@@ -98,66 +119,11 @@ export async function submitStage<P>(options: SubmitOptions<P>): Promise<Artifac
   }
 }
 
-/** The finished artifact, leased under the key's lock (as gc requires), or undefined. */
-async function leaseFinished(options: SubmitOptions<unknown>, key: string, how: 'cached' | 'done'): Promise<Artifact | undefined> {
-  const { workspace, stage, log } = options;
-  const lock = await acquireLock(workspace.lockDir(stage.stage, key), { log, what: `${stage.stage} ${key}` });
-  try {
-    const artifact = await workspace.findArtifact(stage.stage, key);
-    if (!artifact) return undefined;
-    await workspace.leaseArtifact(stage.stage, key);
-    log.info(`${how} ${stage.stage} ${key}`);
-    return { ...artifact, cached: how === 'cached' };
-  } finally {
-    await lock.release();
-  }
-}
-
-/**
- * Queues the stage's jobs unless another producer already did: adding a flow again would
- * duplicate the children of a parent that exists. A failed flow is removed and queued anew.
- */
-async function enqueue(
-  queue: Queue,
-  connection: QueueConnection,
-  bullOptions: { connection: ReturnType<typeof redisOptions>; prefix: string },
-  stage: QueueStage<unknown>,
-  data: StageJobData,
-  shards: ShardRange[],
-  jobId: string,
-  shardSize: number,
-  log: Logger,
-  what: string,
-): Promise<void> {
-  const state = await queue.getJobState(jobId);
-  // A finished job whose artifact is gone (gc) is no reason to skip the work.
-  if (state === 'failed' || state === 'completed') await (await queue.getJob(jobId))?.remove();
-  else if (state !== 'unknown') {
-    log.info(`${what}: already queued (by another producer, or an earlier run); waiting for it`);
-    return;
-  }
-  if (stage.kind === 'single') {
-    await queue.add(SINGLE_JOB, data, { ...STAGE_JOB_OPTIONS, jobId });
-    log.info(`${what}: queued on ${connection.redacted}`);
-    return;
-  }
-  const flows = new FlowProducer(bullOptions);
-  try {
-    const parent: MergeJobData = { ...data, shardCount: shards.length, shardSize };
-    await flows.add({
-      name: MERGE_JOB,
-      queueName: queue.name,
-      data: parent,
-      opts: { ...STAGE_JOB_OPTIONS, jobId },
-      children: shards.map((range) => ({
-        name: SHARD_JOB,
-        queueName: queue.name,
-        data: { ...data, range } satisfies ShardJobData,
-        opts: { ...SHARD_JOB_OPTIONS, jobId: shardJobId(data.key, range.index) },
-      })),
-    });
-  } finally {
-    await flows.close();
-  }
-  log.info(`${what}: queued ${shards.length} shards on ${connection.redacted}`);
+/** The finished artifact, leased to this process (the caller holds the key's lock, as gc requires), or undefined. */
+async function leaseFinished(workspace: Workspace, stage: string, key: string, how: 'cached' | 'done', log: Logger): Promise<Artifact | undefined> {
+  const artifact = await workspace.findArtifact(stage, key);
+  if (!artifact) return undefined;
+  await workspace.leaseArtifact(stage, key);
+  log.info(`${how} ${stage} ${key}`);
+  return { ...artifact, cached: how === 'cached' };
 }

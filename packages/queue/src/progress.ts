@@ -6,7 +6,7 @@ import type { ShardRange } from './stage.ts';
  * One bar for a stage's rows across all workers: shards report rows done as job progress, and a
  * completed shard counts whole. A retried shard starting over never moves the bar back.
  */
-export function trackShardProgress(events: QueueEvents, label: string, shards: Map<string, ShardRange>, stream?: NodeJS.WriteStream): { stop(): void } {
+export function trackShardProgress(events: QueueEvents, label: string, shards: Map<string, ShardRange>, stream?: NodeJS.WriteStream): { stop(succeeded: boolean): void } {
   const total = [...shards.values()].reduce((sum, r) => sum + (r.end - r.start), 0);
   const bar = startProgress(label, total, 'rows', stream);
   const counted = new Map<string, number>();
@@ -29,10 +29,17 @@ export function trackShardProgress(events: QueueEvents, label: string, shards: M
   events.on('progress', onProgress);
   events.on('completed', onCompleted);
   return {
-    stop() {
+    stop(succeeded) {
       events.off('progress', onProgress);
       events.off('completed', onCompleted);
-      bar.done();
+      // Events sent before this producer joined, or while Redis restarted, never arrived.
+      if (succeeded) {
+        for (const [jobId, range] of shards) advance(jobId, range.end - range.start);
+        bar.done();
+      } else if (stream?.isTTY ?? process.stderr.isTTY) {
+        // Ends the bar's line, so the failure gets one of its own.
+        (stream ?? process.stderr).write('\n');
+      }
     },
   };
 }

@@ -1,6 +1,9 @@
 import type { Queue } from 'bullmq';
 import { InterruptedError, UserError } from '@flowers/core';
 
+/** The stage's job failed for good (after its retries), as opposed to Redis or the user stopping the wait. */
+export class JobFailedError extends UserError {}
+
 export interface WaitOptions {
   queue: Queue;
   jobId: string;
@@ -16,7 +19,7 @@ export interface WaitOptions {
 
 /**
  * Waits for a stage's top job to leave the queue: done (completed, or already removed on
- * completion; the caller checks the artifact), or failed for good (one UserError line naming why).
+ * completion; the caller checks the artifact), or failed for good (one JobFailedError line naming why).
  * Polling rather than events alone: events published while Redis restarts are lost.
  */
 export async function waitForJob(options: WaitOptions): Promise<void> {
@@ -26,7 +29,7 @@ export async function waitForJob(options: WaitOptions): Promise<void> {
     if (options.signal?.aborted) throw new InterruptedError(`${what} stopped waiting for the queue`);
     const state = await ask(queue.getJobState(jobId));
     if (state === 'completed' || state === 'unknown') return;
-    if (state === 'failed') throw new UserError(`${what} failed on the queue: ${await ask(failureReason(queue, jobId, options.childIds))}`);
+    if (state === 'failed') throw new JobFailedError(`${what} failed on the queue: ${await ask(failureReason(queue, jobId, options.childIds))}`);
     await sleep(options.pollMs ?? 300, options.signal);
   }
 }

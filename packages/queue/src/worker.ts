@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'bullmq';
 import { UserError, errorMessage, stderrLogger, type Logger } from '@flowers/core';
+import { reportConnectionErrors } from './connection_errors.ts';
 import { parseQueueUrl, redisOptions } from './connection.ts';
 import type { StageJobData } from './jobs.ts';
 import { queueName, queuePrefix } from './names.ts';
@@ -38,7 +39,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   await checkRedis(connection, log);
   const workdir = path.resolve(options.workdir);
   const timing = options.timing ?? DEFAULT_TIMING;
-  const reportError = throttledErrorReport(log);
+  const reportError = reportConnectionErrors(log);
   const workers = served.map((stage) => {
     const worker = new Worker<StageJobData>(
       queueName(stage.stage),
@@ -80,17 +81,4 @@ function untilAborted(signal: AbortSignal | undefined): Promise<void> {
   if (!signal) return new Promise(() => undefined);
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-}
-
-/** BullMQ repeats a connection error on every retry while Redis is down: say it once every few seconds. */
-function throttledErrorReport(log: Logger): (error: Error) => void {
-  let last = '';
-  let lastAt = -Infinity;
-  return (error) => {
-    const message = errorMessage(error);
-    if (message === last && performance.now() - lastAt < 10_000) return;
-    last = message;
-    lastAt = performance.now();
-    log.warn(`queue: ${message} (retrying)`);
-  };
 }

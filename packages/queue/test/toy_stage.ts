@@ -2,12 +2,13 @@ import { appendFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256Hex } from '@flowers/core';
-import type { InputDirs, ShardedStage, ShardRange } from '../src/index.ts';
+import type { InputDirs, ShardedStage, ShardRange, SingleJobStage } from '../src/index.ts';
 
 /**
  * A sharded stage for tests: hashes each line (row) of a text file, a shard per line range, the
  * shards concatenated in order. Its code version and engine come from the environment, so a test
- * can start a mismatched worker; TOY_EVENTS names a file where every shard and merge is logged.
+ * can start a mismatched worker; TOY_EVENTS names a file where every shard and merge is logged,
+ * and TOY_FAIL_SHARD a shard that always fails.
  */
 export interface ToyParams {
   /** Per row, so that a test can kill a worker in the middle of a shard. */
@@ -36,6 +37,7 @@ export const toyStage: ShardedStage<ToyParams> = {
     return ranges;
   },
   async produceShard({ shardDir, params, inputs, range, signal, reportRows }) {
+    if (process.env.TOY_FAIL_SHARD === String(range.index)) throw new Error('toy: disk on fire');
     const rows = (await readRows(inputs)).slice(range.start, range.end);
     const hashes: string[] = [];
     for (const row of rows) {
@@ -55,5 +57,19 @@ export const toyStage: ShardedStage<ToyParams> = {
   },
 };
 
+export const TOY_MODEL = 'model.txt';
+
+/** A single-job stage (as train is): one hash of the whole input. */
+export const toyTrainStage: SingleJobStage<Record<string, never>> = {
+  kind: 'single',
+  stage: 'toy-train',
+  codeVersion: process.env.TOY_CODE_VERSION ?? 'toy-1',
+  engine: process.env.TOY_ENGINE ?? 'cpu',
+  async produce({ dir, inputs }) {
+    await writeFile(path.join(dir, TOY_MODEL), `${sha256Hex(await readFile(inputs.rows!))}\n`);
+    return { rows: { rows: (await readRows(inputs)).length } };
+  },
+};
+
 /** The registry the worker bin loads. */
-export const stages = [toyStage];
+export const stages = [toyStage, toyTrainStage];

@@ -58,7 +58,7 @@ export function redisOptions(connection: QueueConnection): RedisOptions {
     db: connection.db,
     username: connection.username,
     password: connection.password,
-    tls: connection.tls ? { servername: connection.host } : undefined,
+    tls: connection.tls ? {} : undefined,
     maxRetriesPerRequest: null,
     connectTimeout: 5_000,
   };

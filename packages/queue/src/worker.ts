@@ -11,7 +11,7 @@ import type { QueueStage } from './stage.ts';
 import { DEFAULT_TIMING, type QueueTiming } from './timing.ts';
 import { describeJob, processJob } from './worker_jobs.ts';
 
-export interface WorkerOptions {
+export interface RunWorkerOptions {
   queueUrl: string;
   workdir: string;
   /** Jobs run at once, per served stage. */
@@ -28,7 +28,7 @@ export interface WorkerOptions {
 }
 
 /** Serves the given stages' queues until `signal` aborts; each job is logged when it starts and ends. */
-export async function runWorker(options: WorkerOptions): Promise<void> {
+export async function runWorker(options: RunWorkerOptions): Promise<void> {
   const log = options.log ?? stderrLogger;
   const connection = parseQueueUrl(options.queueUrl, options.env);
   const served = options.stages.map((name) => {

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { UserError, errorMessage, toPositive } from '@flowers/core';
+import { UserError, errorMessage, toInt, toPositive } from '@flowers/core';
 import type { QueueStage } from './stage.ts';
 import { DEFAULT_TIMING } from './timing.ts';
 import { runWorker } from './worker.ts';
@@ -42,7 +42,7 @@ try {
     workdir: values.workdir,
     registry: stages,
     stages: values.stages ? values.stages.split(',') : stages.map((s) => s.stage),
-    concurrency: toPositive(values.concurrency, 'concurrency'),
+    concurrency: toInt(values.concurrency, 'concurrency', 1),
     signal: stop.signal,
     timing: {
       lockDurationMs: values['lock-duration-ms'] ? toPositive(values['lock-duration-ms'], 'lock-duration-ms') : DEFAULT_TIMING.lockDurationMs,

@@ -76,7 +76,7 @@ describe('checkRedis', () => {
     const workdir = await tempDir();
     try {
       const worker = spawnWorker(`redis://:hunter2@127.0.0.1:${redis.port}`, workdir);
-      await worker.waitFor(/^worker \d+@\S+ serving toy from redis:\/\/:\*\*\*@127/);
+      await worker.waitFor(/^worker \d+@\S+ serving toy, toy-train from redis:\/\/:\*\*\*@127/);
       worker.child.kill('SIGTERM');
       expect((await worker.exited).code).toBe(0);
       expect(worker.output()).not.toContain('hunter2');

@@ -1,12 +1,12 @@
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { replaceDirectory, fsyncPath, writeFileAtomic } from './atomic.ts';
 import { canonicalJson, sha256File, sha256Hex } from './hash.ts';
 import { InterruptedError } from './errors.ts';
 import { runStageInterruptibly, stopIfInterrupted } from './interrupt.ts';
 import { acquireLock, acquireReaderLease, liveReaders, tryAcquireLock, type Lock } from './lock.ts';
 import type { Logger } from './log.ts';
 import type { CodeVersion } from './code_version.ts';
+import { commitArtifactDir, livePartialWriters } from './partial.ts';
 
 export interface OutputFile {
   file: string;
@@ -137,6 +137,12 @@ export class Workspace {
     const taken = await tryAcquireLock(this.lockDir(stage, key));
     if ('heldBy' in taken) return taken;
     try {
+      // Queue workers write shards into the partial directory without holding the key's lock.
+      const writers = await livePartialWriters(this, stage, key);
+      if (writers.length) {
+        await taken.release();
+        return { heldBy: `queue workers writing its shards (${writers.join(', ')})` };
+      }
       return { readers: await liveReaders(this.readerLeasesDir(stage, key)), release: () => taken.release() };
     } catch (error) {
       await taken.release();
@@ -199,15 +205,6 @@ export function isArtifact(found: Artifact | { damaged: string } | undefined): f
   return found !== undefined && 'manifest' in found;
 }
 
-async function listFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
-    .filter((f) => f !== MANIFEST_FILE)
-    .sort();
-}
-
 export interface RunStageOptions {
   log: Logger;
   /** Recompute even if the artifact exists. */
@@ -264,37 +261,10 @@ async function reuseOrProduce(
       if (!(error instanceof InterruptedError)) await rm(partial, { recursive: true, force: true });
       throw error;
     }
-    const outputs: OutputFile[] = [];
-    for (const file of await listFiles(partial)) {
-      const full = path.join(partial, file);
-      await fsyncPath(full);
-      outputs.push({ file, bytes: (await stat(full)).size, sha256: await sha256File(full) });
-    }
-    const manifest: ArtifactManifest = {
-      stage: spec.stage,
-      key,
-      codeVersion: spec.codeVersion,
-      ...(spec.code ? { code: spec.code } : {}),
-      createdAt: new Date().toISOString(),
-      params: spec.params,
-      inputs: spec.inputs,
-      outputs,
-      rows: result.rows ?? {},
-      timings: { ...result.timings, total_s: round3((performance.now() - started) / 1000) },
-      versions: { node: process.version, ...result.versions },
-      ...(result.backend ? { backend: result.backend } : {}),
-      ...(result.extra ? { extra: result.extra } : {}),
-    };
-    await writeFileAtomic(path.join(partial, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    await fsyncPath(partial);
-    await replaceDirectory(partial, workspace.artifactDir(spec.stage, key));
+    const manifest = await commitArtifactDir(workspace, spec, partial, result, started);
     await workspace.leaseArtifact(spec.stage, key);
     return { dir: workspace.artifactDir(spec.stage, key), manifest, cached: false };
   } finally {
     await lock.release();
   }
-}
-
-function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }

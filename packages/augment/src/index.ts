@@ -1,5 +1,3 @@
-import { packageCodeVersion } from '@flowers/core';
-
 export {
   AUGMENT_PRESETS,
   DEFAULT_AUGMENT_PARAMS,
@@ -12,5 +10,4 @@ export {
 } from './keras_params.ts';
 export { decodeResized } from './decode.ts';
 export { produceAugment, AUGMENT_REPORT_FILE, type AugmentStageParams } from './stage.ts';
-
-export const augmentCodeVersion = (): Promise<string> => packageCodeVersion(import.meta.url);
+export { augmentStage } from './definition.ts';

@@ -1,7 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { UserError, Workspace, defaultWorkerCount, stderrLogger, type Logger } from '@flowers/core';
+import { UserError } from '@flowers/core';
 import { nearestName } from './options.ts';
 
 /**
@@ -14,27 +14,6 @@ export function callerCwd(): string {
 
 export function resolvePath(p: string): string {
   return path.resolve(callerCwd(), p);
-}
-
-/** Options every command understands. */
-export interface CommonOptions {
-  workdir: string;
-  run?: string;
-  seed: number;
-  /** Stages to recompute despite the cache: the command's own stage with --force (every stage for `all`). */
-  force: ReadonlySet<string>;
-  workers: number;
-  config?: string;
-}
-
-export interface PipelineContext {
-  workspace: Workspace;
-  log: Logger;
-  options: CommonOptions;
-}
-
-export function createContext(options: CommonOptions): PipelineContext {
-  return { workspace: new Workspace(resolvePath(options.workdir)), log: stderrLogger, options };
 }
 
 /** A kebab-case or snake_case key in camelCase (Keras users write snake_case). */
@@ -69,13 +48,3 @@ export async function readConfigFile(file: string, command: Command): Promise<Re
     }),
   );
 }
-
-export async function isDirectory(p: string): Promise<boolean> {
-  return stat(p).then((s) => s.isDirectory(), () => false);
-}
-
-export const DEFAULTS = {
-  workdir: '.pipeline',
-  seed: 0,
-  workers: defaultWorkerCount(),
-};

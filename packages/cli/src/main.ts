@@ -1,114 +1,117 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
+import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import { errorMessage, formatBytes, listRuns, type RunRecord, stderrLogger, toInt, UserError, validateRunName, writeFileAtomic } from '@flowers/core';
+import { errorMessage, formatBytes, listRuns, type PlannedStage, type RunRecord, stderrLogger, toInt, UserError, validateRunName, Workspace, writeFileAtomic } from '@flowers/core';
+import { AUGMENT_PREVIEW_FILE } from '@flowers/core/contracts';
 import { selectBackend, type BackendRequest, type SelectedBackend } from '@flowers/core/tf';
+import {
+  EXPERIMENTS,
+  EXPERIMENT_NAMES,
+  PIPELINE_DEFAULTS,
+  planExperiment,
+  resolvePipelineSpec,
+  runExperiment,
+  runStages,
+  STAGE_NAMES,
+  type OptionValues,
+  type StageName,
+} from '@flowers/pipeline';
+import { formatClassificationReport, writeComparisonForRuns, writeReportForRun } from '@flowers/report';
 import { evaluateFolder, predictPaths } from './evaluate.ts';
 import { loadClassifier } from './inference.ts';
-import { createContext, DEFAULTS, readConfigFile, resolvePath, type CommonOptions, type PipelineContext } from './context.ts';
+import { callerCwd, readConfigFile, resolvePath } from './context.ts';
 import { collectGarbage } from './gc.ts';
 import { formatInspectSummary, inspectArrowFile } from './inspect.ts';
-import { layerOptions, type OptionValues } from './options.ts';
-import { addAugmentOptions, AUGMENT_DEFAULTS, augmentParamsFrom, ensureAugment } from './stage_augment.ts';
-import { experimentPreset, interruptSignal, runExperiment } from './experiment.ts';
-import { activateBackend, addFeaturesOptions, backendOption, checkWeights, ensureFeatures, FEATURES_DEFAULTS } from './stage_features.ts';
-import { addTrainOptions } from './stage_train.ts';
-import { formatClassificationReport, writeComparisonForRuns, writeReportForRun } from '@flowers/report';
-import { EXPERIMENT_NAMES } from '@flowers/train';
-import { ensureIngest, INGEST_DEFAULTS } from './stage_ingest.ts';
+import { addAugmentOptions, addCommonOptions, addFeaturesOptions, addIngestOptions, addTrainOptions, backendOption, layerOptions } from './options.ts';
 
 const program = new Command('pipeline')
   .description('Train and evaluate image classifiers on a folder of class sub-folders, stage by stage, with cached artifacts.');
 
-function addCommonOptions(command: Command): Command {
-  return command
-    .option('--workdir <dir>', `workspace for artifacts and runs (default: ${DEFAULTS.workdir})`)
-    .option('--run <name>', 'run name (default: <experiment>-<timestamp>)')
-    .option('--seed <n>', `random seed for split, augmentation and training (default: ${DEFAULTS.seed})`)
-    .option('--workers <n>', `worker threads (default: number of cores, ${DEFAULTS.workers})`)
-    .option('--force', "recompute this command's stage even if it is cached (all: every stage)")
-    .option('--config <file>', 'JSON file with option values (flags win over it)');
-}
+const log = stderrLogger;
 
-function addIngestOptions(command: Command): Command {
-  return command
-    .option('--data <dir>', 'dataset: a folder with one sub-folder of images per class (default: ./data/flowers, else a synthetic demo set)')
-    .option('--split <fractions>', 'train,validation,test fractions (default: 0.6,0.2,0.2)')
-    .addOption(new Option('--max-pixels <n>', 'skip images with more pixels than this').hideHelp());
-}
-
-/** Layers flags over config over preset over defaults, and builds the context. */
-const STAGES = ['ingest', 'augment', 'features', 'train'];
-
-async function prepare(command: Command, preset: OptionValues, defaults: OptionValues) {
-  const given = command.opts();
-  const config = given.config ? await readConfigFile(String(given.config), command) : {};
-  const { values, explicit } = layerOptions(command, config, preset, { ...DEFAULTS, force: false, ...defaults });
-  const common: CommonOptions = {
-    workdir: String(values.workdir),
-    seed: toInt(values.seed, 'seed', 0),
-    workers: toInt(values.workers, 'workers', 1, 256),
-    // --force redoes the command's own stage; earlier stages still come from the cache.
-    force: new Set(values.force ? (command.name() === 'all' ? STAGES : [command.name()]) : []),
-    ...(values.run ? { run: validateRunName(String(values.run)) } : {}),
-  };
-  return { context: createContext(common), values, explicit };
+function experimentPreset(name: string): OptionValues {
+  const preset = EXPERIMENTS[name];
+  if (!preset) throw new UserError(`unknown --experiment '${name}': one of ${EXPERIMENT_NAMES.join(', ')}, or 'all'`);
+  return { ...preset, experiment: name };
 }
 
 /**
- * A stage command's work: the artifacts it reads and writes are leased (kept from `pipeline gc`)
- * until it ends, whether it succeeds or fails.
+ * Ctrl-C: the first stops the running stage at its next safe point (between two batches; for
+ * the trainer, after the current epoch's checkpoint); a second one stops at once. Either way
+ * the unfinished artifact is never trusted.
  */
-async function leasingArtifacts(context: PipelineContext, work: () => Promise<void>): Promise<void> {
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(130);
+    log.info(`\n${signal}: stopping after the current batch (training: after the current epoch and its checkpoint); press Ctrl-C again to stop at once`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller.signal;
+}
+
+/** A command's options, layered once: flags > --config > the experiment's preset > the defaults. */
+interface Prepared {
+  values: OptionValues;
+  explicit: ReadonlySet<string>;
+  workspace: Workspace;
+  /** --force: the command's own stage; every stage for `all`. */
+  force: ReadonlySet<string>;
+}
+
+async function prepare(command: Command, config: OptionValues, preset: OptionValues): Promise<Prepared> {
+  const { values, explicit } = layerOptions(command, config, preset, PIPELINE_DEFAULTS);
+  if (values.run !== undefined) validateRunName(String(values.run));
+  toInt(values.seed, 'seed', 0);
+  const own = command.name() === 'all' || command.name() === 'status' ? [...STAGE_NAMES] : [command.name()];
+  return { values, explicit, workspace: new Workspace(resolvePath(String(values.workdir))), force: new Set(values.force ? own : []) };
+}
+
+async function configOf(command: Command): Promise<OptionValues> {
+  const given = command.opts();
+  return given.config ? readConfigFile(String(given.config), command) : {};
+}
+
+function specOptions(prepared: Prepared, through: StageName) {
+  return { through, explicit: prepared.explicit, cwd: callerCwd(), workspace: prepared.workspace, log };
+}
+
+/** ingest, augment and features: the stages up to the command's own, then what it made. */
+async function stageAction(command: Command, through: StageName): Promise<void> {
+  const prepared = await prepare(command, await configOf(command), {});
+  const spec = await resolvePipelineSpec(prepared.values, specOptions(prepared, through));
   try {
-    await work();
+    const artifacts = await runStages(spec, { workspace: prepared.workspace, log, signal: interruptSignal(), force: prepared.force, verify: Boolean(prepared.values.verify) });
+    const artifact = artifacts[through]!;
+    if (through === 'ingest') process.stdout.write(`${String(artifact.manifest.extra?.table ?? '')}\n`);
+    else process.stdout.write(`${JSON.stringify(artifact.manifest.rows)}\n`);
+    if (through === 'augment' && typeof prepared.values.preview === 'string') {
+      const target = resolvePath(prepared.values.preview);
+      await copyFile(path.join(artifact.dir, AUGMENT_PREVIEW_FILE), target);
+      process.stdout.write(`${target}\n`);
+    }
+    log.info(`${through} artifact: ${artifact.dir}`);
   } finally {
-    await context.workspace.releaseReaderLeases();
+    await prepared.workspace.releaseReaderLeases();
   }
 }
 
 addIngestOptions(addCommonOptions(program.command('ingest')))
   .description('scan, validate, de-duplicate and split a dataset into split.arrow')
-  .action(async (_opts, command: Command) => {
-    const { context, values } = await prepare(command, {}, INGEST_DEFAULTS);
-    await leasingArtifacts(context, async () => {
-      const { artifact, table } = await ensureIngest(context, values);
-      process.stdout.write(`${table}\n`);
-      context.log.info(`ingest artifact: ${artifact.dir}`);
-    });
-  });
+  .action((_opts, command: Command) => stageAction(command, 'ingest'));
 
 addAugmentOptions(addIngestOptions(addCommonOptions(program.command('augment'))))
   .description('decode and resize every image, with Keras-style augmented views of training images, into Arrow pixel files')
   .option('--preview <file>', 'also write a PNG grid of one training image and its augmented views')
-  .action(async (_opts, command: Command) => {
-    const { context, values } = await prepare(command, {}, { ...INGEST_DEFAULTS, ...AUGMENT_DEFAULTS });
-    augmentParamsFrom(values, context.options.seed);
-    await leasingArtifacts(context, async () => {
-      const { artifact: ingest } = await ensureIngest(context, values);
-      const artifact = await ensureAugment(context, values, ingest);
-      context.log.info(`augment artifact: ${artifact.dir}`);
-      process.stdout.write(`${JSON.stringify(artifact.manifest.rows)}\n`);
-    });
-  });
+  .action((_opts, command: Command) => stageAction(command, 'augment'));
 
 addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('features')))))
   .description('run a pretrained convolutional base over the pixel files and write its features as Arrow files')
-  .action(async (_opts, command: Command) => {
-    const { context, values } = await prepare(command, {}, { ...INGEST_DEFAULTS, ...AUGMENT_DEFAULTS, ...FEATURES_DEFAULTS });
-    augmentParamsFrom(values, context.options.seed);
-    await checkWeights(values);
-    await activateBackend(context, values);
-    await leasingArtifacts(context, async () => {
-      const { artifact: ingest } = await ensureIngest(context, values);
-      const augment = await ensureAugment(context, values, ingest);
-      const { artifact } = await ensureFeatures(context, values, augment);
-      context.log.info(`features artifact: ${artifact.dir}`);
-      process.stdout.write(`${JSON.stringify(artifact.manifest.rows)}\n`);
-    });
-  });
+  .action((_opts, command: Command) => stageAction(command, 'features'));
 
-const ALL_DEFAULTS = { ...INGEST_DEFAULTS, ...AUGMENT_DEFAULTS, ...FEATURES_DEFAULTS };
 const REFERENCE_EXPERIMENTS = EXPERIMENT_NAMES.filter((name) => name !== 'best');
 
 function addExperimentOption(command: Command, withAll: boolean): Command {
@@ -118,45 +121,87 @@ function addExperimentOption(command: Command, withAll: boolean): Command {
   );
 }
 
+function formatPlan(experiment: string, plan: PlannedStage[]): string {
+  const lines = [`pipeline ${experiment}:`];
+  for (const step of plan) {
+    const what = `  ${step.stage.padEnd(9)} ${(step.key ?? '?').padEnd(16)}  ${step.state === 'cached' ? 'up to date' : 'to build'}`;
+    lines.push(step.reasons.length ? `${what}: ${step.reasons.join('; ')}` : what);
+  }
+  return lines.join('\n');
+}
+
+/** The experiments a train, all or status command names: `--experiment all` is the five reference ones. */
+async function experimentsOf(command: Command, config: OptionValues, allowAll: boolean): Promise<string[]> {
+  const experiment = String(command.opts().experiment ?? config.experiment ?? 'best');
+  return experiment === 'all' && allowAll ? REFERENCE_EXPERIMENTS : [experiment];
+}
+
+/** status, and all --dry-run: the plan, as dvc status prints it, without running anything. */
+async function statusAction(command: Command): Promise<void> {
+  const config = await configOf(command);
+  for (const name of await experimentsOf(command, config, true)) {
+    const prepared = await prepare(command, config, experimentPreset(name));
+    const spec = await resolvePipelineSpec(prepared.values, specOptions(prepared, 'train'));
+    const plan = await planExperiment(spec, { workspace: prepared.workspace, force: command.name() === 'status' ? new Set() : prepared.force, verify: Boolean(prepared.values.verify) });
+    process.stdout.write(`${formatPlan(name, plan)}\n`);
+  }
+}
+
 /** A train or all command: every stage the experiment needs; `all` also writes the report. */
 async function experimentAction(command: Command, report: boolean): Promise<void> {
-  const given = command.opts();
-  const configExperiment = given.config ? (await readConfigFile(String(given.config), command)).experiment : undefined;
-  const experiment = String(given.experiment ?? configExperiment ?? 'best');
-  const names = experiment === 'all' && report ? REFERENCE_EXPERIMENTS : [experiment];
-  const outcomes = [];
+  if (report && command.opts().dryRun) return statusAction(command);
+  const config = await configOf(command);
+  const names = await experimentsOf(command, config, report);
+  const signal = interruptSignal();
+  const runs: RunRecord[] = [];
   for (const name of names) {
-    const { context, values, explicit } = await prepare(command, experimentPreset(name), ALL_DEFAULTS);
-    if (names.length > 1) context.options.run = `${context.options.run ?? 'compare'}-${name}`;
-    const signal = interruptSignal(context);
-    const { run } = await runExperiment(context, { ...values, experiment: name }, { report, signal, explicit });
-    outcomes.push({ context, run });
+    const prepared = await prepare(command, config, experimentPreset(name));
+    const spec = await resolvePipelineSpec(prepared.values, specOptions(prepared, 'train'));
+    const given = prepared.values.run === undefined ? undefined : String(prepared.values.run);
+    const runName = names.length > 1 ? `${given ?? 'compare'}-${name}` : given;
+    const { run } = await runExperiment(spec, prepared.values, {
+      workspace: prepared.workspace,
+      log,
+      signal,
+      force: prepared.force,
+      verify: Boolean(prepared.values.verify),
+      resume: Boolean(prepared.values.resume),
+      report,
+      ...(runName === undefined ? {} : { runName }),
+    });
+    runs.push(run);
     process.stdout.write(`${JSON.stringify({ run: run.name, experiment: run.experiment, accuracy: run.metrics?.accuracy, macro_f1: run.metrics?.macro_f1 })}\n`);
   }
   if (names.length > 1) {
-    const { context } = outcomes[0]!;
-    const html = await writeComparisonForRuns(context.workspace, outcomes.map((o) => o.run.name), path.join(context.workspace.runsDir, `${context.options.run ?? 'compare'}-comparison`));
-    context.log.info(`comparison report: ${html}`);
+    const workspace = new Workspace(resolvePath(String(command.opts().workdir ?? PIPELINE_DEFAULTS.workdir)));
+    const given = command.opts().run ?? config.run;
+    const html = await writeComparisonForRuns(workspace, runs.map((r) => r.name), path.join(workspace.runsDir, `${given ?? 'compare'}-comparison`));
+    log.info(`comparison report: ${html}`);
   }
 }
 
 addExperimentOption(addTrainOptions(addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('train')))))), false)
   .description('train the experiment\'s model on cached artifacts (earlier stages run first if they are not cached) and record the run')
-  .action(async (_opts, command: Command) => experimentAction(command, false));
+  .action((_opts, command: Command) => experimentAction(command, false));
 
 addExperimentOption(addTrainOptions(addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('all')))))), true)
   .description('every stage the experiment needs, in order, reusing what is cached, then its report')
-  .action(async (_opts, command: Command) => experimentAction(command, true));
+  .option('--dry-run', 'print the plan (as `status`) and run nothing')
+  .action((_opts, command: Command) => experimentAction(command, true));
+
+addExperimentOption(addTrainOptions(addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('status')))))), true)
+  .description("the experiment's plan: each stage's artifact, up to date or to build and why (params, code or an input changed); runs nothing")
+  .action((_opts, command: Command) => statusAction(command));
 
 program
   .command('report')
   .description("write a run's report (report.html with charts as SVG and PNG), or compare runs side by side")
-  .option('--workdir <dir>', `workspace (default: ${DEFAULTS.workdir})`)
+  .option('--workdir <dir>', `workspace (default: ${PIPELINE_DEFAULTS.workdir})`)
   .option('--run <name>', 'the run to report on (default: the newest)')
   .option('--compare <runs...>', 'runs to compare on one page')
   .option('--out <dir>', 'where the comparison goes (default: <workdir>/runs/comparison)')
   .action(async (opts: { workdir?: string; run?: string; compare?: string[]; out?: string }) => {
-    const { workspace, log } = createContext({ ...DEFAULTS, force: new Set(), workdir: opts.workdir ?? DEFAULTS.workdir });
+    const workspace = new Workspace(resolvePath(opts.workdir ?? PIPELINE_DEFAULTS.workdir));
     if (opts.compare?.length) {
       const html = await writeComparisonForRuns(workspace, opts.compare, opts.out ? resolvePath(opts.out) : path.join(workspace.runsDir, 'comparison'));
       process.stdout.write(`${html}\n`);
@@ -221,10 +266,10 @@ program
 program
   .command('runs')
   .description('list runs: name, experiment, test accuracy, date')
-  .option('--workdir <dir>', `workspace (default: ${DEFAULTS.workdir})`)
+  .option('--workdir <dir>', `workspace (default: ${PIPELINE_DEFAULTS.workdir})`)
   .option('--json', 'print JSON')
   .action(async (opts: { workdir?: string; json?: boolean }) => {
-    const { workspace } = createContext({ ...DEFAULTS, force: new Set(), workdir: opts.workdir ?? DEFAULTS.workdir });
+    const workspace = new Workspace(resolvePath(opts.workdir ?? PIPELINE_DEFAULTS.workdir));
     const runs = await listRuns(workspace);
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(runs)}\n`);
@@ -243,9 +288,9 @@ program
 program
   .command('gc')
   .description('delete artifacts that no run refers to (keeping those a running pipeline uses), and leftovers of interrupted stages')
-  .option('--workdir <dir>', `workspace (default: ${DEFAULTS.workdir})`)
+  .option('--workdir <dir>', `workspace (default: ${PIPELINE_DEFAULTS.workdir})`)
   .action(async (opts: { workdir?: string }) => {
-    const { workspace } = createContext({ ...DEFAULTS, force: new Set(), workdir: opts.workdir ?? DEFAULTS.workdir });
+    const workspace = new Workspace(resolvePath(opts.workdir ?? PIPELINE_DEFAULTS.workdir));
     const { removed, kept, bytes } = await collectGarbage(workspace);
     for (const item of removed) process.stderr.write(`removed ${item}\n`);
     for (const item of kept) process.stderr.write(`kept ${item}\n`);

@@ -1,11 +1,12 @@
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { replaceDirectory, fsyncPath, writeFileAtomic } from './atomic.ts';
 import { canonicalJson, sha256File, sha256Hex } from './hash.ts';
 import { InterruptedError } from './errors.ts';
 import { runStageInterruptibly, stopIfInterrupted } from './interrupt.ts';
 import { acquireLock, acquireReaderLease, liveReaders, tryAcquireLock, type Lock } from './lock.ts';
 import type { Logger } from './log.ts';
+import type { CodeVersion } from './code_version.ts';
+import { commitArtifactDir, livePartialWriters } from './partial.ts';
 
 export interface OutputFile {
   file: string;
@@ -18,6 +19,8 @@ export interface ArtifactManifest {
   stage: string;
   key: string;
   codeVersion: string;
+  /** What the code version is made of (see CodeVersion), so the planner can say which part changed. */
+  code?: Omit<CodeVersion, 'version'>;
   createdAt: string;
   params: unknown;
   /** Input name -> the key of the upstream artifact (or a fingerprint of raw data). */
@@ -33,6 +36,7 @@ export interface ArtifactManifest {
 export interface StageSpec {
   stage: string;
   codeVersion: string;
+  code?: Omit<CodeVersion, 'version'>;
   params: unknown;
   inputs: Record<string, string>;
 }
@@ -133,6 +137,12 @@ export class Workspace {
     const taken = await tryAcquireLock(this.lockDir(stage, key));
     if ('heldBy' in taken) return taken;
     try {
+      // Queue workers write shards into the partial directory without holding the key's lock.
+      const writers = await livePartialWriters(this, stage, key);
+      if (writers.length) {
+        await taken.release();
+        return { heldBy: `queue workers writing its shards (${writers.join(', ')})` };
+      }
       return { readers: await liveReaders(this.readerLeasesDir(stage, key)), release: () => taken.release() };
     } catch (error) {
       await taken.release();
@@ -140,20 +150,32 @@ export class Workspace {
     }
   }
 
-  /** The complete artifact for this key, or undefined (missing, or damaged outputs). */
-  async findArtifact(stage: string, key: string): Promise<Artifact | undefined> {
+  /**
+   * The complete artifact for this key, or undefined: missing, or an output whose size differs
+   * from its manifest's. With `verify`, every output is also hashed against the manifest, and a
+   * mismatch is returned as `damaged`, naming the file.
+   */
+  async findArtifact(stage: string, key: string, options: { verify?: boolean } = {}): Promise<Artifact | { damaged: string } | undefined> {
     const dir = this.artifactDir(stage, key);
-    let manifest: ArtifactManifest;
-    try {
-      manifest = JSON.parse(await readFile(path.join(dir, MANIFEST_FILE), 'utf8')) as ArtifactManifest;
-    } catch {
-      return undefined;
-    }
+    const manifest = await readManifest(dir);
+    if (!manifest) return undefined;
     for (const output of manifest.outputs) {
       const size = await stat(path.join(dir, output.file)).then((s) => s.size, () => -1);
-      if (size !== output.bytes) return undefined;
+      if (size !== output.bytes) return size < 0 ? { damaged: `${output.file} is missing` } : { damaged: `${output.file} has ${size} bytes, its manifest says ${output.bytes}` };
+      if (options.verify && (await sha256File(path.join(dir, output.file))) !== output.sha256) return { damaged: `${output.file} does not match its manifest's sha256` };
     }
     return { dir, manifest, cached: true };
+  }
+
+  /** The newest complete artifact of a stage by creation time, if any: what the planner compares a missing key with. */
+  async newestArtifact(stage: string): Promise<ArtifactManifest | undefined> {
+    let newest: ArtifactManifest | undefined;
+    for (const entry of await this.listArtifacts()) {
+      if (entry.stage !== stage) continue;
+      const manifest = await readManifest(entry.dir);
+      if (manifest && (!newest || manifest.createdAt > newest.createdAt)) newest = manifest;
+    }
+    return newest;
   }
 
   /** Every complete artifact in the workspace. */
@@ -170,13 +192,17 @@ export class Workspace {
   }
 }
 
-async function listFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
-    .filter((f) => f !== MANIFEST_FILE)
-    .sort();
+async function readManifest(dir: string): Promise<ArtifactManifest | undefined> {
+  try {
+    return JSON.parse(await readFile(path.join(dir, MANIFEST_FILE), 'utf8')) as ArtifactManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A found artifact, as opposed to a damaged one or none. */
+export function isArtifact(found: Artifact | { damaged: string } | undefined): found is Artifact {
+  return found !== undefined && 'manifest' in found;
 }
 
 export interface RunStageOptions {
@@ -216,7 +242,7 @@ async function reuseOrProduce(
   try {
     if (!options.force) {
       const existing = await workspace.findArtifact(spec.stage, key);
-      if (existing) {
+      if (isArtifact(existing)) {
         log.info(`cached ${spec.stage} ${key}`);
         await workspace.leaseArtifact(spec.stage, key);
         return existing;
@@ -235,36 +261,10 @@ async function reuseOrProduce(
       if (!(error instanceof InterruptedError)) await rm(partial, { recursive: true, force: true });
       throw error;
     }
-    const outputs: OutputFile[] = [];
-    for (const file of await listFiles(partial)) {
-      const full = path.join(partial, file);
-      await fsyncPath(full);
-      outputs.push({ file, bytes: (await stat(full)).size, sha256: await sha256File(full) });
-    }
-    const manifest: ArtifactManifest = {
-      stage: spec.stage,
-      key,
-      codeVersion: spec.codeVersion,
-      createdAt: new Date().toISOString(),
-      params: spec.params,
-      inputs: spec.inputs,
-      outputs,
-      rows: result.rows ?? {},
-      timings: { ...result.timings, total_s: round3((performance.now() - started) / 1000) },
-      versions: { node: process.version, ...result.versions },
-      ...(result.backend ? { backend: result.backend } : {}),
-      ...(result.extra ? { extra: result.extra } : {}),
-    };
-    await writeFileAtomic(path.join(partial, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    await fsyncPath(partial);
-    await replaceDirectory(partial, workspace.artifactDir(spec.stage, key));
+    const manifest = await commitArtifactDir(workspace, spec, partial, result, started);
     await workspace.leaseArtifact(spec.stage, key);
     return { dir: workspace.artifactDir(spec.stage, key), manifest, cached: false };
   } finally {
     await lock.release();
   }
-}
-
-function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }

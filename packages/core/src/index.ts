@@ -1,6 +1,9 @@
 export { createRandom, seedFrom, shuffleInPlace, type Random } from './random.ts';
 export { UserError, InterruptedError, errorMessage } from './errors.ts';
-export { sha256Hex, sha256File, canonicalJson, packageCodeVersion } from './hash.ts';
+export { sha256Hex, sha256File, canonicalJson } from './hash.ts';
+export { codeVersionOf, installedVersion, WORKSPACE_PACKAGES_DIR, type CodeVersion } from './code_version.ts';
+export type { Stage, StageEnvironment, StageRun } from './stage.ts';
+export { planPipeline, runPipeline, PIPELINE_LOCK_FILE, type PipelineStep, type PlannedStage, type PlanOptions, type RunPipelineOptions } from './planner.ts';
 export { writeFileAtomic, writeDirectoryAtomic, replaceDirectory, fsyncPath } from './atomic.ts';
 export { acquireLock, tryAcquireLock, acquireReaderLease, liveReaders, clearStaleLock, type Lock, type LockWait } from './lock.ts';
 export { stderrLogger, memoryLogger, startProgress, type Logger, type Progress } from './log.ts';
@@ -8,6 +11,7 @@ export { ensureFreeSpace, formatBytes } from './disk.ts';
 export {
   Workspace,
   runStage,
+  isArtifact,
   stageKey,
   MANIFEST_FILE,
   type Artifact,
@@ -19,6 +23,7 @@ export {
   type RunStageOptions,
   type RemovalLock,
 } from './artifacts.ts';
+export { commitArtifactDir, acquirePartialWriterLease, livePartialWriters } from './partial.ts';
 export { commitRun, readRun, listRuns, runDir, defaultRunName, validateRunName, RUN_FILE, type RunRecord } from './runs.ts';
 export { runInterruptibly } from './interrupt.ts';
 export { createPool, mapOrdered, defaultWorkerCount, Piscina, type PoolOptions } from './pool.ts';

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError, createPool, ensureFreeSpace, mapOrdered, startProgress, type FixedSizeList, type Logger, type Progress, type RecordBatch, type StageResult } from '@flowers/core';
 import {
   CUT_DIR,
+  CUT_TOP_DIR,
   PIXEL_FILES,
   SPLITS,
   createCutWriter,
@@ -14,7 +15,7 @@ import {
   type PixelFile,
   type SplitName,
 } from '@flowers/core/contracts';
-import type { SelectedBackend } from '@flowers/core/tf';
+import { fileIOHandler, type SelectedBackend } from '@flowers/core/tf';
 import { onnxSessionLayout, prepareEngine, type FeatureRows } from './engines/index.ts';
 import { buildFeatureModel, FEATURE_POOLS, shapeSize, type FeatureModelSpec, type FeaturePool } from './feature_model.ts';
 import type { FeaturesTask, FeaturesWorkerData } from './features_worker.ts';
@@ -137,7 +138,6 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
     const started = performance.now();
     const download = downloadProgress();
     const weights = await resolveWeights({ base: params.base, alpha: params.alpha, inputSize: size, weights: params.weights, cacheDir: options.cacheDir, onProgress: download.onProgress, log }).finally(download.finish);
-    if (weights.warning !== undefined) log.warn(weights.warning);
     // Apply the weights here once, so a wrong file fails before any worker starts. The base is
     // as wide as its weights: a fallback to a bundled base may have switched the width.
     const spec: FeatureModelSpec = { base: params.base, alpha: weights.alpha, inputSize: size, pool: params.pool, pixelScaling: weights.pixelScaling, ...(params.cut === undefined ? {} : { cut: params.cut }) };
@@ -145,7 +145,7 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
     let engine;
     try {
       applyLayerWeights(featureModel.base, weights.layers, weights.source);
-      if (params.cut !== undefined) splitAtLayer(featureModel.base, params.cut); // the trainer will split there: check it can
+      if (params.cut !== undefined) await splitAtLayer(featureModel.base, params.cut).top.save(fileIOHandler(path.join(outDir, CUT_DIR, CUT_TOP_DIR)));
       engine = await prepareEngine(featureModel, backend, {
         batchSize: params.batchSize,
         ...(threads === undefined ? {} : { threads }),

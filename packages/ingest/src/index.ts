@@ -1,5 +1,3 @@
-import { packageCodeVersion } from '@flowers/core';
-
 export { scanDataset, datasetFingerprint, IMAGE_EXTENSIONS, type ScannedDataset, type ScannedFile } from './scan.ts';
 export { parseSplitFractions, formatSplitTable } from './split.ts';
 export {
@@ -9,5 +7,4 @@ export {
   type IngestParams,
 } from './ingest.ts';
 export { ensureDemoDataset } from './demo.ts';
-
-export const ingestCodeVersion = (): Promise<string> => packageCodeVersion(import.meta.url);
+export { ingestStage } from './definition.ts';

@@ -1,13 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { readRun, runDir, UserError, writeDirectoryAtomic, type ArtifactManifest, type RunRecord, type Workspace } from '@flowers/core';
+import { isArtifact, readRun, runDir, UserError, writeDirectoryAtomic, type ArtifactManifest, type RunRecord, type Workspace } from '@flowers/core';
 import { AUGMENT_PREVIEW_FILE, HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE, SPLITS, probabilityRows, readHistory, readIngestReport, readMetrics, readPredictions } from '@flowers/core/contracts';
 import { writeComparisonReport, writeRunReport } from './render.ts';
 import type { ComparedRun, RunReportData } from './types.ts';
 
 async function manifestOf(workspace: Workspace, stage: string, key: string): Promise<{ dir: string; manifest: ArtifactManifest }> {
   const artifact = await workspace.findArtifact(stage, key);
-  if (!artifact) throw new UserError(`the ${stage} artifact ${key} this run used is missing from ${workspace.artifactsDir} (was it removed by gc?)`);
+  if (!isArtifact(artifact)) {
+    const why = artifact ? `is damaged (${artifact.damaged})` : `is missing from ${workspace.artifactsDir} (was it removed by gc?)`;
+    throw new UserError(`the ${stage} artifact ${key} this run used ${why}`);
+  }
   return artifact;
 }
 

@@ -5,7 +5,7 @@ import { canonicalJson, errorMessage, flagName, UserError, writeFileAtomic } fro
 import type { EpochRecord } from '@flowers/core/contracts';
 import { fileIOHandler } from '@flowers/core/tf';
 import type { TrainingOptimizer } from './optim/optimizers.ts';
-import type { TrainConfig } from './presets.ts';
+import type { TrainConfig } from './config.ts';
 
 
 /** Everything besides tensors that a resumed run needs to continue exactly. */

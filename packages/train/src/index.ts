@@ -1,19 +1,16 @@
 export {
-  EXPERIMENTS,
-  EXPERIMENT_NAMES,
   TRAIN_DEFAULTS,
   HEAD_KINDS,
   INPUT_KINDS,
   OPTIMIZER_NAMES,
   SCHEDULE_NAMES,
   resolveTrainConfig,
-  type ExperimentPreset,
   type HeadKind,
   type InputKind,
   type OptimizerName,
   type ScheduleName,
   type TrainConfig,
-} from './presets.ts';
+} from './config.ts';
 export { buildClassifier, minInputSize, type ClassifierInput } from './models/index.ts';
 export { ArrowBatchSource, type ArrowBatchSourceOptions, type Batch, type BatchIdentity, type EpochViews } from './data/arrow_batches.ts';
 export { trainClassifier, type TrainClassifierOptions, type TrainClassifierResult } from './loop.ts';
@@ -30,6 +27,4 @@ export {
 export { registerTrainingKernels } from './kernels/index.ts';
 export { createTrainingEngine, createTfjsEngine, trainingEngineName, trainsOnOnnx, type TrainingEngine, type StepResult } from './engines/index.ts';
 export { buildTrainingGraphs, type TrainingGraphs } from './onnx/step_graph.ts';
-
-import { packageCodeVersion } from '@flowers/core';
-export const trainCodeVersion = (): Promise<string> => packageCodeVersion(import.meta.url);
+export { trainStage, type TrainStepParams } from './definition.ts';

@@ -7,7 +7,7 @@ import type { ArrowBatchSource } from './data/arrow_batches.ts';
 import { createTfjsEngine, type TrainingEngine } from './engines/index.ts';
 import { categoricalCrossentropy, countCorrect } from './loss.ts';
 import { learningRateAt } from './optim/schedules.ts';
-import type { TrainConfig } from './presets.ts';
+import type { TrainConfig } from './config.ts';
 
 export interface TrainClassifierOptions {
   model: tf.LayersModel;

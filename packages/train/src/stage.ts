@@ -8,7 +8,7 @@ import { ArrowBatchSource } from './data/arrow_batches.ts';
 import { trainClassifier } from './loop.ts';
 import { buildClassifier } from './models/index.ts';
 import { accuracyOf, predictProbabilities } from './predict.ts';
-import type { TrainConfig } from './presets.ts';
+import type { TrainConfig } from './config.ts';
 import { createTfjsEngine, createTrainingEngine } from './engines/index.ts';
 
 export interface ProduceTrainOptions {

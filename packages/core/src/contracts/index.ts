@@ -8,7 +8,7 @@ export { INGEST_REPORT_FILE, writeIngestReport, readIngestReport, type IngestRep
 export { ImageRowsWriter, imageRowsSchema, openImageRowsFile, readImageRowsIndex, imageRowsIndexFile, type ImageRow, type ImageRowsFile, type ImageRowsIndexBatch, type ImageRowsContract } from './image_rows.ts';
 export { PIXELS_CONTRACT, PIXEL_FILES, PIXEL_INDEX_FILES, AUGMENT_PREVIEW_FILE, createPixelWriter, openPixelFile, type PixelFile, type PixelFileMeta } from './pixels.ts';
 export { FEATURES_CONTRACT, FEATURE_FILES, FEATURE_INDEX_FILES, featureSchema, createFeatureWriter, type FeatureFileMeta } from './features.ts';
-export { CUT_DIR, CUT_FILES, CUT_INDEX_FILES, createCutWriter } from './cut.ts';
+export { CUT_DIR, CUT_TOP_DIR, CUT_FILES, CUT_INDEX_FILES, createCutWriter } from './cut.ts';
 export { PREDICTIONS_FILE, PREDICTIONS_SCHEMA_VERSION, writePredictions, readPredictions, probabilityRows, type Predictions } from './predictions.ts';
 export { METRICS_FILE, METRICS_SCHEMA_VERSION, metricsJson, classificationReportOf, writeMetrics, readMetrics, type MetricsJson } from './metrics.ts';
 export { HISTORY_FILE, writeHistory, readHistory, type EpochRecord } from './history.ts';

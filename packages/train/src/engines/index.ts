@@ -3,7 +3,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Logger } from '@flowers/core';
 import type { SelectedBackend } from '@flowers/core/tf';
 import { UnsupportedForOnnx } from '../onnx/layers/index.ts';
-import type { TrainConfig } from '../presets.ts';
+import type { TrainConfig } from '../config.ts';
 import type { TrainingEngine } from './engine.ts';
 import { createOnnxEngine } from './onnx_engine.ts';
 import { createTfjsEngine } from './tfjs_engine.ts';

@@ -5,7 +5,7 @@ import { balancedClassWeights } from '../loss.ts';
 import { buildTrainingGraphs, gradientOutput, maskInput, STEP_INPUTS, STEP_OUTPUTS, weightInput, type DropoutMaskSpec } from '../onnx/step_graph.ts';
 import { arrayUpdateFor } from '../optim/fused_updates.ts';
 import { createOptimizer, SLOT_COUNTS } from '../optim/optimizers.ts';
-import type { TrainConfig } from '../presets.ts';
+import type { TrainConfig } from '../config.ts';
 import { DECAYED_WEIGHT, type TrainingEngine } from './engine.ts';
 
 /** A dropout mask for `rows` rows: 0 with probability `rate`, else 1 / (1 - rate), drawn from the step's seed. */

@@ -5,7 +5,7 @@ import { balancedClassWeights, categoricalCrossentropy, countCorrect } from '../
 import { ACTIVATION_BUDGET_BYTES, activationBytesPerRow, applyInMicroBatches, microBatchRanges, type RowRange } from '../micro_batches.ts';
 import { setDropoutSeeds } from '../models/index.ts';
 import { createOptimizer } from '../optim/optimizers.ts';
-import type { TrainConfig } from '../presets.ts';
+import type { TrainConfig } from '../config.ts';
 import { DECAYED_WEIGHT, type StepResult, type TrainingEngine } from './engine.ts';
 
 /**

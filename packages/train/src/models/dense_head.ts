@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { HeadKind } from '../presets.ts';
+import type { HeadKind } from '../config.ts';
 import { seededDense, stepSeededDropout } from './init.ts';
 
 export type DenseHeadKind = Exclude<HeadKind, 'scratch_cnn'>;

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '@flowers/core';
-import type { HeadKind, TrainConfig } from '../presets.ts';
+import type { HeadKind, TrainConfig } from '../config.ts';
 import { buildDenseHead } from './dense_head.ts';
 import { buildFinetuneModel } from './finetune.ts';
 import { buildScratchCnn, SCRATCH_CNN_MIN_SIZE } from './scratch_cnn.ts';

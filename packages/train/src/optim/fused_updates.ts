@@ -1,4 +1,4 @@
-import type { OptimizerName } from '../presets.ts';
+import type { OptimizerName } from '../config.ts';
 import { ADAM_BETA1, ADAM_BETA2, adamStepSize, EPSILON, RMSPROP_RHO, SGD_MOMENTUM, type StepInfo } from './optimizers.ts';
 
 /**

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { OptimizerName } from '../presets.ts';
+import type { OptimizerName } from '../config.ts';
 
 /**
  * Keras' optimizers, written out rather than taken from tfjs so that the learning rate can change

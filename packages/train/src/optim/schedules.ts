@@ -1,4 +1,4 @@
-import type { ScheduleName } from '../presets.ts';
+import type { ScheduleName } from '../config.ts';
 
 export interface ScheduleOptions {
   schedule: ScheduleName;

@@ -34,9 +34,6 @@ export interface TrainConfig {
   seed: number;
 }
 
-/** One experiment: option values for every stage (augment, features, train), flat. */
-export type ExperimentPreset = Readonly<Record<string, string | number | boolean>>;
-
 export const TRAIN_DEFAULTS: Readonly<TrainConfig> = {
   input: 'features',
   head: 'gap_linear',
@@ -53,75 +50,8 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = {
   classWeights: false,
   epochViews: 'all',
   rescale: 1,
-  seed: 42,
+  seed: 0,
 };
-
-// The seed comes from the run (--seed), never from a preset.
-const { seed: _runSeed, ...TRAINING_DEFAULTS } = TRAIN_DEFAULTS;
-
-// The Keras "CNN basics" experiment: plain images, Keras defaults where it names none.
-const KERAS_REFERENCE = {
-  size: 150,
-  views: 0,
-  augment: 'none',
-  base: 'inception_v3',
-  alpha: 1,
-  pool: 'none',
-  weights: 'auto',
-  unfreeze: '',
-  ...TRAINING_DEFAULTS,
-  input: 'pixels',
-  head: 'scratch_cnn',
-  epochs: 20,
-} as const satisfies ExperimentPreset;
-
-const SCRATCH = { ...KERAS_REFERENCE, input: 'pixels', head: 'scratch_cnn', rescale: 1 / 255, batchSize: 128 } as const;
-const FEATURES_AUG = {
-  ...KERAS_REFERENCE,
-  views: 10,
-  augment: 'experiment',
-  epochViews: 1,
-  input: 'features',
-  head: 'dropout_dense64',
-  dropout: 0.2,
-  lr: 1e-4,
-  epochs: 30,
-} as const;
-
-export const EXPERIMENTS: Readonly<Record<string, ExperimentPreset>> = {
-  scratch: SCRATCH,
-  // As in the reference notebook, an augmented epoch is one pass over the photos, each freshly augmented.
-  'scratch-aug': { ...SCRATCH, views: 10, augment: 'experiment', epochViews: 1, dropout: 0.2, lr: 1e-5, epochs: 100 },
-  features: { ...KERAS_REFERENCE, input: 'features', head: 'dense512', dropout: 0.5, lr: 1.5e-6, epochs: 120 },
-  'features-aug': FEATURES_AUG,
-  // The top of InceptionV3 above mixed8 (mixed9, mixed10) trains with the head, from cached mixed8 activations.
-  finetune: { ...FEATURES_AUG, input: 'cut', unfreeze: 'mixed8', lr: 1e-5 },
-  // Avg-pooled MobileNetV2 0.35 features of a few augmented views and a small regularised head:
-  // 1280 numbers per row, so an epoch over a few thousand rows takes well under a second.
-  best: {
-    ...KERAS_REFERENCE,
-    size: 224,
-    views: 3,
-    augment: 'experiment',
-    input: 'features',
-    base: 'mobilenet_v2',
-    alpha: 0.35,
-    pool: 'avg',
-    head: 'gap_dense',
-    epochs: 40,
-    batchSize: 128,
-    optimizer: 'adamw',
-    lr: 2e-3,
-    weightDecay: 1e-4,
-    schedule: 'cosine',
-    warmupEpochs: 2,
-    labelSmoothing: 0.1,
-    dropout: 0.5,
-    patience: 10,
-    classWeights: true,
-  },
-};
-export const EXPERIMENT_NAMES: readonly string[] = Object.keys(EXPERIMENTS);
 
 function epochViewsFrom(value: unknown): EpochViews {
   if (String(value) === '1') return 1;

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { EXPERIMENTS, EXPERIMENT_NAMES, TRAIN_DEFAULTS, buildClassifier, minInputSize, resolveTrainConfig, type TrainConfig } from '../src/index.ts';
+import { TRAIN_DEFAULTS, buildClassifier, minInputSize, resolveTrainConfig, type TrainConfig } from '@flowers/train';
+import { EXPERIMENTS, EXPERIMENT_NAMES } from '../src/index.ts';
 
 await tf.setBackend('cpu');
 

@@ -1,0 +1,59 @@
+import type { Artifact, StageContext, StageResult } from './artifacts.ts';
+import type { SelectedBackend } from './backend.ts';
+import type { Logger } from './log.ts';
+
+/** What a stage runs with besides its params and inputs: this process's resources. */
+export interface StageEnvironment {
+  /** Worker threads for decoding and inference pools. */
+  workers: number;
+  /** ONNX Runtime threads in all; undefined: one per core. */
+  threads?: number;
+  /** The engine the pipeline settled on; set for pipelines with stages that run models. */
+  backend?: SelectedBackend;
+  log: Logger;
+  /** Aborted on Ctrl-C: the stage stops at its next safe point. */
+  signal: AbortSignal;
+  /** The pipeline (experiment) this stage runs for, recorded in what it writes for people. */
+  pipeline: string;
+}
+
+/** One run of a stage's producer. */
+export interface StageRun<P> extends StageContext {
+  params: P;
+  /** Upstream stage name -> its artifact, for each stage it reads. */
+  inputs: Readonly<Record<string, Artifact>>;
+  /** What keyInputs gave for this run's key, so the producer can check it still holds. */
+  keyInputs: Readonly<Record<string, string>>;
+  env: StageEnvironment;
+  /** Set when the user asked to continue an interrupted attempt that is not there to continue. */
+  resumeRequested: boolean;
+}
+
+/**
+ * A pipeline stage, described as data and one function: what it reads and writes, the code
+ * that computes it, and how. `all`, the single-stage commands, the benchmarks and the queue
+ * workers run stages through this interface alone.
+ */
+export interface Stage<P> {
+  readonly name: string;
+  /** The workspace package that holds the stage's code: its code version covers it and what it imports. */
+  readonly package: string;
+  /** Upstream stages whose artifacts it reads, for these params (train reads pixels or features). */
+  reads(params: P): readonly string[];
+  /** The files it writes into its artifact (contracts named in core). */
+  readonly writes: readonly string[];
+  /** Versions of the libraries that compute its outputs, part of its code version. */
+  libraries(): Promise<Record<string, string>>;
+  /**
+   * What the cache key depends on besides params and code: upstream keys, and anything else its
+   * outputs depend on (the dataset's fingerprint, the split's checksum).
+   */
+  keyInputs(params: P, inputs: Readonly<Record<string, Artifact>>): Promise<Record<string, string>>;
+  /** The params as the cache key sees them (default: all of them), without what does not change the outputs. */
+  keyParams?(params: P): unknown;
+  /** Why a complete, cached artifact must still be rebuilt (ingest: files it could not read last time). */
+  rebuildReason?(artifact: Artifact): string | undefined;
+  /** Whether an interrupted attempt's files can be continued from (`--resume`). */
+  readonly resumable?: boolean;
+  produce(run: StageRun<P>): Promise<StageResult>;
+}

@@ -1,0 +1,3 @@
+export { EXPERIMENTS, EXPERIMENT_NAMES, PIPELINE_DEFAULTS, type ExperimentPreset } from './presets.ts';
+export { resolvePipelineSpec, pipelineSteps, STAGE_NAMES, type PipelineSpec, type StageName, type OptionValues, type ResolveSpecOptions } from './spec.ts';
+export { runExperiment, runStages, planExperiment, type ExperimentOutcome, type PipelineRunOptions } from './experiment.ts';

@@ -1,0 +1,19 @@
+export { parseQueueUrl, PASSWORD_ENV, type QueueConnection } from './connection.ts';
+export { checkRedis } from './redis_check.ts';
+export { queuePrefix } from './names.ts';
+export { submitStage, DEFAULT_SHARD_SIZE, type SubmitOptions } from './producer.ts';
+export { runWorker, type RunWorkerOptions } from './worker.ts';
+export { DEFAULT_TIMING, type QueueTiming } from './timing.ts';
+export type { StageJobData, ShardJobData, MergeJobData } from './jobs.ts';
+export type {
+  ShardedStage,
+  SingleJobStage,
+  QueueStage,
+  QueueStageIdentity,
+  ShardRange,
+  ShardContext,
+  MergeContext,
+  SingleJobContext,
+  InputRef,
+  InputDirs,
+} from './stage.ts';

@@ -1,0 +1,55 @@
+/**
+ * Starts a worker process: `node --import tsx worker_bin.ts --queue URL --workdir DIR --registry
+ * MODULE --stages a,b [--concurrency N] [--lock-duration-ms N --stalled-interval-ms N]`, where
+ * MODULE exports `stages: QueueStage[]`. For tests until the CLI's `worker` command takes over.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { UserError, errorMessage, toInt, toPositive } from '@flowers/core';
+import type { QueueStage } from './stage.ts';
+import { DEFAULT_TIMING } from './timing.ts';
+import { runWorker } from './worker.ts';
+
+const { values } = parseArgs({
+  options: {
+    queue: { type: 'string' },
+    workdir: { type: 'string', default: 'work' },
+    registry: { type: 'string' },
+    stages: { type: 'string' },
+    concurrency: { type: 'string', default: '1' },
+    'lock-duration-ms': { type: 'string' },
+    'stalled-interval-ms': { type: 'string' },
+  },
+});
+
+const stop = new AbortController();
+let signals = 0;
+const onSignal = (): void => {
+  // The first signal lets running jobs finish; a second leaves them to the other workers' stalled check.
+  if (++signals > 1) process.exit(130);
+  stop.abort();
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+try {
+  if (!values.queue) throw new UserError('--queue redis://HOST:PORT is required');
+  if (!values.registry) throw new UserError('--registry MODULE is required');
+  const { stages } = (await import(pathToFileURL(path.resolve(values.registry)).href)) as { stages: QueueStage[] };
+  await runWorker({
+    queueUrl: values.queue,
+    workdir: values.workdir,
+    registry: stages,
+    stages: values.stages ? values.stages.split(',') : stages.map((s) => s.stage),
+    concurrency: toInt(values.concurrency, 'concurrency', 1),
+    signal: stop.signal,
+    timing: {
+      lockDurationMs: values['lock-duration-ms'] ? toPositive(values['lock-duration-ms'], 'lock-duration-ms') : DEFAULT_TIMING.lockDurationMs,
+      stalledIntervalMs: values['stalled-interval-ms'] ? toPositive(values['stalled-interval-ms'], 'stalled-interval-ms') : DEFAULT_TIMING.stalledIntervalMs,
+    },
+  });
+} catch (error) {
+  process.stderr.write(`${error instanceof UserError ? '' : 'error: '}${errorMessage(error)}\n`);
+  process.exit(1);
+}

@@ -179,7 +179,7 @@ describe('produceFeatures', () => {
     expect(cut.numRows).toBe(5);
     expect(cut.getChild('sha256')!.toArray()).toEqual(features.getChild('sha256')!.toArray());
     expect(cut.getChild('row_id')!.toArray()).toEqual(features.getChild('row_id')!.toArray());
-    expect(readdirSync(path.join(oneWorker, 'cut')).sort()).toEqual(['test.arrow', 'test.index.arrow', 'train.arrow', 'train.index.arrow', 'validation.arrow', 'validation.index.arrow']);
+    expect(readdirSync(path.join(oneWorker, 'cut')).sort()).toEqual(['test.arrow', 'test.index.arrow', 'top', 'train.arrow', 'train.index.arrow', 'validation.arrow', 'validation.index.arrow']);
     // block_13 halves 3x3 to 2x2; 160 * 0.35 channels rounded to a multiple of 8.
     expect(cut.schema.metadata.get('feature_shape')).toBe('[2,2,56]');
     expect(cut.schema.metadata.get('layer')).toBe(CUT);

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { ImageRowsWriter } from './image_rows.ts';
-import { createFeatureWriter, FEATURE_FILES, FEATURE_INDEX_FILES, featureSchema, type FeatureFileMeta } from './features.ts';
+import { createFeatureWriter, FEATURE_FILES, featureSchema, type FeatureFileMeta } from './features.ts';
 import { SPLITS, type SplitName } from './split.ts';
 
 export const CUT_DIR = 'cut';
@@ -14,7 +14,6 @@ export const CUT_DIR = 'cut';
 export const CUT_TOP_DIR = 'top';
 /** Relative to the features artifact. */
 export const CUT_FILES = Object.fromEntries(SPLITS.map((s) => [s, path.join(CUT_DIR, FEATURE_FILES[s])])) as Record<SplitName, string>;
-export const CUT_INDEX_FILES = Object.fromEntries(SPLITS.map((s) => [s, path.join(CUT_DIR, FEATURE_INDEX_FILES[s])])) as Record<SplitName, string>;
 
 /** The writer of one split's activations of `layer`, in `<dir>/cut/` (which must exist). */
 export function createCutWriter(dir: string, split: SplitName, shape: readonly number[], meta: Omit<FeatureFileMeta, 'layer' | 'pool'>, layer: string): ImageRowsWriter {

@@ -152,7 +152,7 @@ async function settleFeatures(values: OptionValues, cut: string | undefined, opt
   const weights = named ? choice : path.resolve(options.cwd, choice);
   if (!named && !(await stat(weights).then(() => true, () => false))) throw new UserError(`weights file not found: ${weights}`);
   const download = downloadProgress();
-  const checked = await checkWeights({ base, alpha, inputSize: size, weights, onProgress: download.onProgress, log: options.log }).finally(download.finish);
+  const checked = await checkWeights({ base, alpha, inputSize: size, weights, ...(cut === undefined ? {} : { cut }), onProgress: download.onProgress, log: options.log }).finally(download.finish);
   if (checked.settled.warning !== undefined) options.log.warn(checked.settled.warning);
   return { base, alpha: checked.settled.alpha, pool, batchSize, weights: checked.settled, weightsSha256: checked.sha256, ...(cut === undefined ? {} : { cut }) };
 }

@@ -31,6 +31,8 @@ export interface PipelineSpec {
   workers: number;
   /** ONNX Runtime threads in all; undefined: one per core. */
   threads?: number;
+  /** ONNX Runtime sessions for the base, overriding its tuned layout (hidden --onnx-sessions). */
+  onnxSessions?: number;
   /** Selected once for the process, for the stages that run models. */
   backend?: SelectedBackend;
 }
@@ -208,6 +210,7 @@ export async function resolvePipelineSpec(values: OptionValues, options: Resolve
     ...(train ? { train } : {}),
     workers,
     ...(threads === undefined ? {} : { threads }),
+    ...(values.onnxSessions === undefined ? {} : { onnxSessions: toInt(values.onnxSessions, 'onnxSessions', 1, 256) }),
     ...(backend ? { backend } : {}),
   };
 }

@@ -5,26 +5,26 @@
  * the PyTorch peer's InceptionV3 figure from the same run. Each configuration runs in a fresh
  * process so its peak RSS is its own.
  *   benchFeatures()                                                    (every configuration)
- *   node --import tsx bench/features.ts <augmentDir> <base> <weights> <backend> <workers> <threads> <sessions, 0: default> <batch size>
+ *   node --import tsx bench/features.ts <workdir> <photos> <size> <base> <weights> <backend> <workers> <threads> <sessions, 0: default> <batch size>
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { memoryLogger } from '../packages/core/src/index.ts';
-import { selectBackend, type BackendRequest } from '../packages/core/src/tf.ts';
-import { SPLIT_FILE } from '../packages/core/src/contracts/index.ts';
-import { produceIngest, scanDataset } from '../packages/ingest/src/index.ts';
-import { AUGMENT_PRESETS, produceAugment } from '../packages/augment/src/index.ts';
-import { produceFeatures, type BaseName } from '../packages/features/src/index.ts';
+import type { BackendRequest } from '../packages/core/src/tf.ts';
+import type { BaseName } from '../packages/features/src/index.ts';
+import { runStagesFor } from './stage_run.ts';
 import { peerBenchmark } from './peer.ts';
 
 const FLOWERS = path.resolve(import.meta.dirname, '../../shared/data/flowers');
 const SHARED_MOBILENET = path.resolve(import.meta.dirname, '../../shared/models/mobilenet_v2_0.35_imagenet/model.json');
 
 interface Config {
-  augmentDir: string;
+  /** A workdir whose ingest and augment artifacts exist for `photos` and `size` (see pixelFiles). */
+  workdir: string;
+  photos: string;
+  size: number;
   base: BaseName;
   weights: string;
   backend: BackendRequest;
@@ -37,49 +37,49 @@ interface Config {
   batchSize: number;
 }
 
-/** Pixel files of `photos` shared photos (every class in turn) at `size` px, as the augment stage writes them. */
-async function pixelFiles(scratch: string, photos: number, size: number): Promise<string> {
-  const dataset = await scanDataset(FLOWERS);
-  const step = Math.floor(dataset.files.length / photos);
-  dataset.files = dataset.files.filter((_, i) => i % step === 0).slice(0, photos);
-  const ingestDir = path.join(scratch, `ingest-${size}`);
-  const augmentDir = path.join(scratch, `augment-${size}`);
-  mkdirSync(ingestDir, { recursive: true });
-  mkdirSync(augmentDir, { recursive: true });
-  const log = memoryLogger();
-  await produceIngest(ingestDir, dataset, { dataDir: FLOWERS, split: [0.6, 0.2, 0.2], seed: 0, maxPixels: 8192 * 8192 }, { workers: os.availableParallelism(), log });
-  await produceAugment(augmentDir, path.join(ingestDir, SPLIT_FILE), { size, views: 0, augment: AUGMENT_PRESETS.none, seed: 0 }, { workers: os.availableParallelism(), log });
-  return augmentDir;
+/** `photos` shared photos (every class in turn), as a folder of links that ingest follows. */
+function photoSubset(scratch: string, photos: number): string {
+  const dir = path.join(scratch, `photos-${photos}`);
+  const files = readdirSync(FLOWERS, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)).sort();
+  const step = Math.floor(files.length / photos);
+  for (const file of files.filter((_, i) => i % step === 0).slice(0, photos)) {
+    const link = path.join(dir, path.relative(FLOWERS, file));
+    mkdirSync(path.dirname(link), { recursive: true });
+    symlinkSync(file, link);
+  }
+  return dir;
 }
 
-/** One configuration, in this process. */
+/** The options of one measurement, as the CLI would take them. */
+function optionsOf(config: Pick<Config, 'photos' | 'size'> & Partial<Config>): Record<string, unknown> {
+  return {
+    data: config.photos,
+    size: config.size,
+    ...(config.base ? { base: config.base, alpha: 0.35, pool: 'avg', weights: config.weights, backend: config.backend } : {}),
+    ...(config.workers ? { workers: config.workers, threads: config.threads, inferenceBatch: config.batchSize } : {}),
+    ...(config.sessions ? { onnxSessions: config.sessions } : {}),
+  };
+}
+
+/** One configuration, in this process: the features stage rebuilt through the pipeline. */
 async function measure(config: Config): Promise<Record<string, unknown>> {
-  const outDir = mkdtempSync(path.join(os.tmpdir(), 'bench-features-'));
-  try {
-    const result = await produceFeatures(
-      outDir,
-      config.augmentDir,
-      { base: config.base, alpha: 0.35, pool: 'avg', weights: config.weights, batchSize: config.batchSize },
-      { workers: config.workers, threads: config.threads, ...(config.sessions > 0 ? { onnxSessions: config.sessions } : {}), backend: await selectBackend(config.backend), log: memoryLogger() },
-    );
-    const rows = Object.values(result.rows as Record<string, number>).reduce((a, b) => a + b, 0);
-    return {
-      base: config.base,
-      backend: result.backend,
-      layout: result.extra?.onnx_threads_per_session === undefined ? `${config.workers} worker(s)` : `${result.extra.workers} session(s) x ${String(result.extra.onnx_threads_per_session)} thread(s)`,
-      batch_size: config.batchSize,
-      images: rows,
-      images_per_s: result.timings?.images_per_s,
-      weights_and_export_s: result.timings?.weights_s,
-      peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
-    };
-  } finally {
-    rmSync(outDir, { recursive: true, force: true });
-  }
+  const { features } = await runStagesFor(optionsOf(config), 'features', config.workdir, ['features']);
+  const { manifest } = features!;
+  const rows = Object.values(manifest.rows).reduce((a, b) => a + b, 0);
+  return {
+    base: config.base,
+    backend: manifest.backend,
+    layout: manifest.extra?.onnx_threads_per_session === undefined ? `${config.workers} worker(s)` : `${String(manifest.extra.workers)} session(s) x ${String(manifest.extra.onnx_threads_per_session)} thread(s)`,
+    batch_size: config.batchSize,
+    images: rows,
+    images_per_s: manifest.timings.images_per_s,
+    weights_and_export_s: manifest.timings.weights_s,
+    peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
 }
 
 function inChild(config: Config, env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const args = [config.augmentDir, config.base, config.weights, config.backend, config.workers, config.threads, config.sessions, config.batchSize].map(String);
+  const args = [config.workdir, config.photos, config.size, config.base, config.weights, config.backend, config.workers, config.threads, config.sessions, config.batchSize].map(String);
   const result = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), fileURLToPath(import.meta.url), ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -109,9 +109,11 @@ export async function benchFeatures({ batchSize = 32 }: { batchSize?: number } =
     ];
     const report: Record<string, Record<string, unknown>> = {};
     for (const model of models) {
-      const augmentDir = await pixelFiles(scratch, model.photos, model.size);
+      const workdir = path.join(scratch, `workdir-${model.name}`);
+      const photos = photoSubset(scratch, model.photos);
+      await runStagesFor(optionsOf({ photos, size: model.size }), 'augment', workdir);
       const run = (backend: BackendRequest, sessions = 0): Record<string, unknown> =>
-        inChild({ augmentDir, base: model.base, weights: model.weights, backend, workers: cores, threads: cores, sessions, batchSize }, env);
+        inChild({ workdir, photos, size: model.size, base: model.base, weights: model.weights, backend, workers: cores, threads: cores, sessions, batchSize }, env);
       const rows: Record<string, unknown> = {
         wasm: run('wasm'),
         onnx_one_session: run('onnx', 1),
@@ -132,11 +134,11 @@ export async function benchFeatures({ batchSize = 32 }: { batchSize?: number } =
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [augmentDir, base, weights, backend, workers, threads, sessions, batchSize] = process.argv.slice(2);
+  const [workdir, photos, size, base, weights, backend, workers, threads, sessions, batchSize] = process.argv.slice(2);
   if (batchSize === undefined) {
     process.stdout.write(`${JSON.stringify(await benchFeatures(), null, 2)}\n`);
   } else {
-    const config = { augmentDir: augmentDir!, base: base as BaseName, weights: weights!, backend: backend as BackendRequest, workers: Number(workers), threads: Number(threads), sessions: Number(sessions), batchSize: Number(batchSize) };
+    const config = { workdir: workdir!, photos: photos!, size: Number(size), base: base as BaseName, weights: weights!, backend: backend as BackendRequest, workers: Number(workers), threads: Number(threads), sessions: Number(sessions), batchSize: Number(batchSize) };
     process.stdout.write(`${JSON.stringify(await measure(config))}\n`);
   }
 }

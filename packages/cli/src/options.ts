@@ -100,7 +100,8 @@ export function addFeaturesOptions(command: Command): Command {
     .option('--cut <layer>', "also cache activations at this inner layer for fine-tuning ('default': the base's fine-tuning cut)")
     .option('--inference-batch <n>', `images per forward pass (default: ${PIPELINE_DEFAULTS.inferenceBatch}, one record batch)`)
     .addOption(backendOption())
-    .option('--threads <n>', 'ONNX Runtime threads in all (default: one per core)');
+    .option('--threads <n>', 'ONNX Runtime threads in all (default: one per core)')
+    .addOption(new Option('--onnx-sessions <n>', "ONNX Runtime sessions for the base, instead of its tuned layout").hideHelp());
 }
 
 export function addTrainOptions(command: Command): Command {

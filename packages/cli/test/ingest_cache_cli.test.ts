@@ -36,7 +36,9 @@ describe('pnpm pipeline ingest and files it could not read', () => {
     expect(second.stderr).not.toContain('cached ingest');
     expect(second.stderr).not.toContain('cached augment');
     expect(JSON.parse(second.stdout)).toEqual({ train: 5, validation: 5, test: 5 });
-    expect(second.stderr).toMatch(/^ingest [0-9a-f]{16} could not read 1 file\(s\): reading them again$/m);
+    expect(second.stderr).toMatch(/^ingest [0-9a-f]{16}: it could not read 1 file\(s\) last time: reading them again$/m);
+    // augment is keyed on the split's checksum, which the second ingest changed.
+    expect(second.stderr).toMatch(/^augment [0-9a-f]{16}: input changed: split$/m);
     expect(report()).toMatchObject({ images: 15, skipped: [] });
 
     const third = ingest();

@@ -8,6 +8,8 @@ export interface StageEnvironment {
   workers: number;
   /** ONNX Runtime threads in all; undefined: one per core. */
   threads?: number;
+  /** ONNX Runtime sessions for a base, overriding its tuned layout (for measuring layouts). */
+  onnxSessions?: number;
   /** The engine the pipeline settled on; set for pipelines with stages that run models. */
   backend?: SelectedBackend;
   log: Logger;

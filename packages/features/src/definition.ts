@@ -31,6 +31,7 @@ export const featuresStage: Stage<FeaturesStepParams> = {
     return produceFeatures(dir, inputs.augment!.dir, stageParams, {
       workers: env.workers,
       ...(env.threads === undefined ? {} : { threads: env.threads }),
+      ...(env.onnxSessions === undefined ? {} : { onnxSessions: env.onnxSessions }),
       backend,
       log: env.log,
     });

@@ -35,6 +35,7 @@ function environment(spec: PipelineSpec, options: PipelineRunOptions): StageEnvi
   return {
     workers: spec.workers,
     ...(spec.threads === undefined ? {} : { threads: spec.threads }),
+    ...(spec.onnxSessions === undefined ? {} : { onnxSessions: spec.onnxSessions }),
     ...(spec.backend ? { backend: spec.backend } : {}),
     log: options.log,
     signal: options.signal,

@@ -31,6 +31,8 @@ export interface PipelineSpec {
   workers: number;
   /** ONNX Runtime threads in all; undefined: one per core. */
   threads?: number;
+  /** ONNX Runtime sessions for the base, overriding its tuned layout (hidden --onnx-sessions). */
+  onnxSessions?: number;
   /** Selected once for the process, for the stages that run models. */
   backend?: SelectedBackend;
 }
@@ -152,7 +154,7 @@ async function settleFeatures(values: OptionValues, cut: string | undefined, opt
   const weights = named ? choice : path.resolve(options.cwd, choice);
   if (!named && !(await stat(weights).then(() => true, () => false))) throw new UserError(`weights file not found: ${weights}`);
   const download = downloadProgress();
-  const checked = await checkWeights({ base, alpha, inputSize: size, weights, onProgress: download.onProgress, log: options.log }).finally(download.finish);
+  const checked = await checkWeights({ base, alpha, inputSize: size, weights, ...(cut === undefined ? {} : { cut }), onProgress: download.onProgress, log: options.log }).finally(download.finish);
   if (checked.settled.warning !== undefined) options.log.warn(checked.settled.warning);
   return { base, alpha: checked.settled.alpha, pool, batchSize, weights: checked.settled, weightsSha256: checked.sha256, ...(cut === undefined ? {} : { cut }) };
 }
@@ -208,6 +210,7 @@ export async function resolvePipelineSpec(values: OptionValues, options: Resolve
     ...(train ? { train } : {}),
     workers,
     ...(threads === undefined ? {} : { threads }),
+    ...(values.onnxSessions === undefined ? {} : { onnxSessions: toInt(values.onnxSessions, 'onnxSessions', 1, 256) }),
     ...(backend ? { backend } : {}),
   };
 }

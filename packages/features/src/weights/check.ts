@@ -1,5 +1,6 @@
 import { errorMessage, UserError, type Logger } from '@flowers/core';
-import { buildBase, type BaseName, type MobileNetV2Alpha } from '../models/index.ts';
+import { buildFeatureModel } from '../feature_model.ts';
+import { splitAtLayer, type BaseName } from '../models/index.ts';
 import { applyLayerWeights } from './apply.ts';
 import { NAMED_WEIGHTS, resolveWeights, settleWeights, type SettledWeights, type WeightsChoice } from './resolve.ts';
 
@@ -19,6 +20,8 @@ export async function checkWeights(options: {
   alpha: number;
   inputSize: number;
   weights: WeightsChoice;
+  /** A layer to cut at for fine-tuning: checked to exist and to be a clean cut. */
+  cut?: string;
   onProgress?: (doneBytes: number, totalBytes: number | undefined) => void;
   log?: Logger;
 }): Promise<CheckedWeights> {
@@ -27,14 +30,17 @@ export async function checkWeights(options: {
   const where = (NAMED_WEIGHTS as readonly string[]).includes(options.weights) ? settled.weights : options.weights;
   try {
     const weights = await resolveWeights({ base, alpha: settled.alpha, inputSize, weights: settled });
-    const model = buildBase(base, { inputSize, alpha: settled.alpha as MobileNetV2Alpha });
+    const { cut } = options;
+    const model = buildFeatureModel({ base, alpha: settled.alpha, inputSize, pool: 'avg', pixelScaling: settled.pixelScaling, ...(cut === undefined ? {} : { cut }) });
     try {
-      applyLayerWeights(model, weights.layers, weights.source);
+      applyLayerWeights(model.base, weights.layers, weights.source);
+      if (cut !== undefined) splitAtLayer(model.base, cut);
     } finally {
-      model.dispose();
+      model.base.dispose();
     }
     return { settled, sha256: weights.sha256 };
   } catch (error) {
+    if (error instanceof UserError && options.cut !== undefined && error.message.includes(`'${options.cut}'`)) throw error;
     const message = errorMessage(error).split('\n')[0]!;
     throw new UserError(message.includes(String(where)) ? message : `weights ${where}: ${message}`);
   }

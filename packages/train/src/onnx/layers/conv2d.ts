@@ -11,8 +11,8 @@ import { activationOf, unsupported, type LayerWriter } from './layer.ts';
  * - kernel: one GEMM per kernel tap (see kernelGradient);
  * - bias: dY summed over batch and space.
  */
-export const writeConv2D: LayerWriter = (context, input) => {
-  const { tape, graph, layer, config, weights } = context;
+export const writeConv2D: LayerWriter = (context, [input]) => {
+  const { tape, graph, layer, config } = context;
   if (config.dataFormat !== 'channelsLast') throw unsupported(layer, 'is not channels-last');
   const x = toLayout(tape, input, 'nchw', `${layer.name}/nchw`);
   const [kh, kw] = config.kernelSize as Pair;
@@ -25,19 +25,19 @@ export const writeConv2D: LayerWriter = (context, input) => {
   const outHeight = outSize(height, kh, strides[0], dilations[0], pads[0]!, pads[2]!);
   const outWidth = outSize(width, kw, strides[1], dilations[1], pads[1]!, pads[3]!);
 
-  const kernel = graph.node('Transpose', [weights[0]!], { perm: [3, 2, 0, 1] }, `${layer.name}/kernel_oihw`);
+  const kernel = graph.node('Transpose', [context.weight('kernel')!], { perm: [3, 2, 0, 1] }, `${layer.name}/kernel_oihw`);
   const hasBias = config.useBias !== false;
   const attributes = { kernel_shape: [kh, kw], strides, dilations, pads, group: 1 };
   const z: Value = {
-    name: graph.node('Conv', [x.name, kernel, ...(hasBias ? [weights[1]!] : [])], attributes, layer.name),
+    name: graph.node('Conv', [x.name, kernel, ...(hasBias ? [context.weight('bias')!] : [])], attributes, layer.name),
     layout: 'nchw',
     shape: [filters, outHeight, outWidth],
     needsGradient: true,
   };
   tape.record(z, (dz) => {
     const hint = `${layer.name}/grad`;
-    if (hasBias) context.setWeightGradient(1, graph.node('ReduceSum', [dz, graph.ints(`${hint}/axes`, [0, 2, 3])], { keepdims: 0 }, `${hint}/bias`));
-    context.setWeightGradient(0, kernelGradient(graph, x, dz, { kh, kw, strides, dilations, pads, outHeight, outWidth, filters }, hint));
+    if (hasBias) context.setWeightGradient('bias', () => graph.node('ReduceSum', [dz, graph.ints(`${hint}/axes`, [0, 2, 3])], { keepdims: 0 }, `${hint}/bias`));
+    context.setWeightGradient('kernel', () => kernelGradient(graph, x, dz, { kh, kw, strides, dilations, pads, outHeight, outWidth, filters }, hint));
     if (x.needsGradient) {
       const outputPadding = [
         height - ((outHeight - 1) * strides[0] + (kh - 1) * dilations[0] + 1 - pads[0]! - pads[2]!),

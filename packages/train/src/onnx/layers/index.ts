@@ -1,3 +1,7 @@
+import { writeActivation } from './activation.ts';
+import { writeAveragePooling2D } from './average_pooling2d.ts';
+import { writeBatchNormalization } from './batch_normalization.ts';
+import { writeConcatenate } from './concatenate.ts';
 import { writeConv2D } from './conv2d.ts';
 import { writeDense } from './dense.ts';
 import { writeDropout } from './dropout.ts';
@@ -11,7 +15,11 @@ export { UnsupportedForOnnx, unsupported, type LayerContext, type LayerWriter } 
 /** The layers a training graph can hold, by Keras class name; any other keeps the model on TensorFlow.js. */
 export const LAYER_WRITERS: Readonly<Record<string, LayerWriter>> = {
   Conv2D: writeConv2D,
+  BatchNormalization: writeBatchNormalization,
+  Activation: writeActivation,
   MaxPooling2D: writeMaxPooling2D,
+  AveragePooling2D: writeAveragePooling2D,
+  Concatenate: writeConcatenate,
   Flatten: writeFlatten,
   GlobalAveragePooling2D: writeGlobalAveragePooling2D,
   Dense: writeDense,

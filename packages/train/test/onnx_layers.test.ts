@@ -74,6 +74,25 @@ describe('the training graph of a fine-tuned top', () => {
     }
   });
 
+  it("handles MobileNetV2's blocks: depthwise convolutions (stride 1 same, stride 2 after zero padding), ReLU6 and residual adds", async () => {
+    const relu6 = (x: Sym, maxValue = 6): Sym => apply(tf.layers.reLU({ maxValue }), x);
+    const bn = (x: Sym): Sym => apply(tf.layers.batchNormalization({ momentum: 0.999 }), x);
+    const block = (input: Sym, { stride, filters, maxValue }: { stride: 1 | 2; filters: number; maxValue?: number }): Sym => {
+      let x = relu6(bn(apply(tf.layers.conv2d({ filters: 6, kernelSize: 1, useBias: false }), input)), maxValue);
+      if (stride === 2) x = apply(tf.layers.zeroPadding2d({ padding: [[1, 1], [0, 1]] }), x);
+      x = relu6(bn(apply(tf.layers.depthwiseConv2d({ kernelSize: 3, strides: stride, padding: stride === 1 ? 'same' : 'valid', useBias: false }), x)), maxValue);
+      x = bn(apply(tf.layers.conv2d({ filters, kernelSize: 1, useBias: false }), x));
+      return stride === 1 && filters === input.shape[3] ? apply(tf.layers.add({}), [input, x]) : x;
+    };
+    const input = tf.input({ shape: [6, 5, 4] });
+    // A low maximum clips some values, so the gradient's upper cut is exercised too.
+    const top = tf.model({ inputs: input, outputs: block(block(block(input, { stride: 1, filters: 4, maxValue: 0.8 }), { stride: 2, filters: 5 }), { stride: 1, filters: 5 }) });
+    await compare(buildFinetuneModel(top, 'gap_dense', { numClasses: CLASSES, dropout: 0, seed: 4 }), true, 'mobilenet');
+    // A biased depthwise conv with a ReLU of its own, and a plain ReLU layer.
+    const biased = (x: Sym): Sym => apply(tf.layers.reLU({}), apply(tf.layers.depthwiseConv2d({ kernelSize: [2, 3], padding: 'same', activation: 'relu' }), apply(tf.layers.conv2d({ filters: 3, kernelSize: 1 }), x)));
+    await compare(classifier([5, 4, 2], biased), false, 'depthwise-bias');
+  });
+
   it('names the layer it cannot train: strided average pooling, concatenation along space', () => {
     const strided = classifier([4, 4, 2], (x) => apply(tf.layers.averagePooling2d({ poolSize: 2, name: 'coarse' }), x));
     expect(() => buildTrainingGraphs(strided)).toThrow("layer 'coarse' (AveragePooling2D) has strides other than 1");

@@ -64,6 +64,11 @@ export function toLayout(tape: GradientTape, value: Value, layout: 'nchw' | 'nhw
   return output;
 }
 
+/** Inputs of an element-wise or channel-wise merge (Add, Concatenate) in one layout: flat rows if all are, else NCHW maps. */
+export function commonLayout(tape: GradientTape, inputs: Value[], hint: string): Value[] {
+  return inputs.every((input) => input.layout === 'flat') ? inputs : inputs.map((input, i) => toLayout(tape, input, 'nchw', `${hint}/nchw_${i}`));
+}
+
 /** ReLU and its gradient: dy where the input was positive, else 0 (Where: a bool-to-float Cast ran 8x slower). */
 export function relu(tape: GradientTape, z: Value, hint: string): Value {
   const { graph } = tape;

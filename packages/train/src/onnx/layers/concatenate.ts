@@ -1,13 +1,12 @@
-import { toLayout, type Value } from '../tape.ts';
+import { commonLayout, type Value } from '../tape.ts';
 import { unsupported, type LayerWriter } from './layer.ts';
 
 /** Concatenate along the channels (of maps, or of flat rows); its gradient is dY split back into the inputs' widths. */
 export const writeConcatenate: LayerWriter = ({ tape, graph, layer, config }, inputs) => {
-  const flat = inputs.every((input) => input.layout === 'flat');
-  const rank = flat ? 2 : 4;
+  const rank = inputs.every((input) => input.layout === 'flat') ? 2 : 4;
   const axis = config.axis as number;
   if (axis !== -1 && axis !== rank - 1) throw unsupported(layer, 'concatenates along an axis other than the channels');
-  const xs = flat ? inputs : inputs.map((input, i) => toLayout(tape, input, 'nchw', `${layer.name}/nchw_${i}`));
+  const xs = commonLayout(tape, inputs, layer.name);
   const widths = xs.map((x) => x.shape[0]!);
   const y: Value = {
     name: graph.node('Concat', xs.map((x) => x.name), { axis: 1 }, layer.name),

@@ -35,7 +35,7 @@ export function seedWeights(model: tf.LayersModel, ...seed: Array<string | numbe
   }
 }
 
-function maxAbs(values: ArrayLike<number>): number {
+export function maxAbs(values: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]!));
   return max;

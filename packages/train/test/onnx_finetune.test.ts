@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { memoryLogger } from '@flowers/core';
 import { selectBackend, type SelectedBackend } from '@flowers/core/tf';
 import { BASES, buildInceptionV3, buildMobileNetV2, splitAtLayer } from '../../features/src/models/index.ts';
-import { createTfjsEngine, createTrainingEngine, resolveTrainConfig, type Batch, type TrainingEngine } from '../src/index.ts';
+import { buildTrainingGraphs, createTfjsEngine, createTrainingEngine, resolveTrainConfig, type Batch, type TrainingEngine } from '../src/index.ts';
 import { buildFinetuneModel } from '../src/models/index.ts';
 import { CLASSES, LABELS, maxAbs, NEGLIGIBLE, randomRows, seedWeights } from './onnx_reference.ts';
 
@@ -104,5 +104,14 @@ describe('fine-tuning on the onnx engine', () => {
     // Only MobileNetV2's project_BN betas may cancel.
     expect(cancelled.filter((weight) => !weight.endsWith('_project_BN/beta'))).toEqual([]);
     model.dispose();
+  });
+
+  it('can put every layer of both bases in a training graph, so any --unfreeze cut trains on it', () => {
+    for (const { base } of Object.values(TOPS)) {
+      const whole = base();
+      const model = buildFinetuneModel(whole, 'gap_linear', { numClasses: CLASSES, dropout: 0, seed: 1 });
+      expect(buildTrainingGraphs(model).train.length).toBeGreaterThan(0);
+      model.dispose();
+    }
   });
 });

@@ -76,12 +76,11 @@ export function benchTraining(): Record<string, unknown> {
   const peerRate = (name: string): unknown => (peer[name] as Record<string, unknown> | undefined)?.images_per_s_median;
   const scratch = { onnx: inChild('scratch', 'onnx', 4), wasm: inChild('scratch', 'wasm', 1), peer: peer.simple_cnn_train ?? peer.error };
   const head = { onnx: inChild('features_head', 'onnx', 58), wasm: inChild('features_head', 'wasm', 3) };
-  // Fine-tuning's batch norms train on TensorFlow.js whichever engine is selected (see trainsOnOnnx).
-  const finetune = { wasm: inChild('finetune', 'wasm', 2), peer: peer.inception_v3_top_train_150 ?? peer.error };
+  const finetune = { onnx: inChild('finetune', 'onnx', 4), wasm: inChild('finetune', 'wasm', 2), peer: peer.inception_v3_top_train_150 ?? peer.error };
   return {
     scratch_cnn_150_batch_128: { ...scratch, onnx_over_peer: ratio(scratch.onnx.images_per_s, peerRate('simple_cnn_train')), onnx_over_wasm: ratio(scratch.onnx.images_per_s, scratch.wasm.images_per_s) },
     features_head_dense512_7x7x1280_batch_32: { ...head, onnx_over_wasm: ratio(head.onnx.images_per_s, head.wasm.images_per_s) },
-    finetune_mixed9_mixed10_150_batch_32: { ...finetune, wasm_over_peer: ratio(finetune.wasm.images_per_s, peerRate('inception_v3_top_train_150')) },
+    finetune_mixed9_mixed10_150_batch_32: { ...finetune, onnx_over_peer: ratio(finetune.onnx.images_per_s, peerRate('inception_v3_top_train_150')), onnx_over_wasm: ratio(finetune.onnx.images_per_s, finetune.wasm.images_per_s) },
   };
 }
 

@@ -1,11 +1,10 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { relativeError } from '../../core/test/numeric.ts';
 import * as tf from '@tensorflow/tfjs';
-import { createRandom, memoryLogger } from '@flowers/core';
+import { memoryLogger } from '@flowers/core';
 import { selectBackend, type SelectedBackend } from '@flowers/core/tf';
-import { ArrowBatchSource, buildClassifier, buildTrainingGraphs, createTrainingEngine, resolveTrainConfig, trainClassifier, type TrainConfig } from '../src/index.ts';
-import { balancedClassWeights, categoricalCrossentropy } from '../src/loss.ts';
+import { ArrowBatchSource, buildClassifier, createTrainingEngine, resolveTrainConfig, trainClassifier, type TrainConfig } from '../src/index.ts';
 import { tempDir, writeSeparableSplits } from './fixtures.ts';
+import { CLASSES, compareWithAutodiff, randomRows } from './onnx_reference.ts';
 
 let onnx: SelectedBackend;
 beforeAll(async () => {
@@ -14,49 +13,10 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const CLASSES = 3;
-const LABELS = Int32Array.from([0, 1, 2, 2, 1, 0, 0]);
-
-/**
- * The training graph's loss and gradients for one batch, against tfjs autodiff of the same model
- * and loss (label smoothing and class weights included). Dropout masks of ones stand for the
- * inference-mode reference.
- */
+/** The training graph of `config`'s model against tfjs autodiff, in inference mode (see compareWithAutodiff). */
 async function compareGradients(config: TrainConfig, rowShape: number[]): Promise<void> {
   const model = buildClassifier(config, { inputShape: rowShape, numClasses: CLASSES });
-  const random = createRandom('rows', config.head);
-  const n = LABELS.length;
-  const rows = Float32Array.from({ length: n * rowShape.reduce((a, b) => a * b, 1) }, () => random.uniform(0, 1));
-  const classWeights = balancedClassWeights(Int32Array.from([3, 2, 2]));
-  const graphs = buildTrainingGraphs(model);
-  const { ort } = onnx.onnx!;
-  const session = await ort.InferenceSession.create(graphs.train);
-  const s = config.labelSmoothing;
-  const targets = new Float32Array(n * CLASSES).fill(s / CLASSES);
-  LABELS.forEach((label, r) => (targets[r * CLASSES + label] = 1 - s + s / CLASSES));
-  const out = await session.run({
-    rows: new ort.Tensor('float32', rows, [n, ...rowShape]),
-    targets: new ort.Tensor('float32', targets, [n, CLASSES]),
-    row_scale: new ort.Tensor('float32', Float32Array.from(LABELS, (label) => classWeights[label]! / n), [n]),
-    ...Object.fromEntries(graphs.dropouts.map((d) => [`mask_${d.layer}`, new ort.Tensor('float32', new Float32Array(n * d.shape.reduce((a, b) => a * b, 1)).fill(1), [n, ...d.shape])])),
-    ...Object.fromEntries(model.trainableWeights.map((w, i) => [`weight_${i}`, new ort.Tensor('float32', (w.read().dataSync() as Float32Array).slice(), w.shape as number[])])),
-  });
-  await session.release();
-
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const { value, grads } = tf.variableGrads(() => {
-    const x = tf.tensor(rows, [n, ...rowShape]);
-    const y = tf.oneHot(tf.tensor1d(LABELS, 'int32'), CLASSES).toFloat() as tf.Tensor2D;
-    return categoricalCrossentropy(y, model.apply(x, { training: false }) as tf.Tensor2D, { labelSmoothing: s, classWeights: tf.tensor1d(classWeights) });
-  }, variables);
-  expect(relativeError(out.loss!.data as Float32Array, value.dataSync())).toBeLessThan(1e-5);
-  expect(model.trainableWeights.length).toBeGreaterThan(0);
-  model.trainableWeights.forEach((w, i) => {
-    const graph = out[`gradient_${i}`]!;
-    expect(graph.dims, w.name).toEqual(w.shape);
-    expect(relativeError(graph.data as Float32Array, grads[variables[i]!.name]!.dataSync()), w.name).toBeLessThan(1e-4);
-  });
-  tf.dispose([value, ...Object.values(grads)]);
+  await compareWithAutodiff(onnx.onnx!, model, randomRows(rowShape, config.head), { training: false });
   model.dispose();
 }
 

@@ -12,12 +12,12 @@ export type { StepResult, TrainingEngine } from './engine.ts';
 export { createTfjsEngine } from './tfjs_engine.ts';
 
 /**
- * Whether a config trains on ONNX Runtime when it is the selected engine. Fine-tuning's top of
- * the base has batch norms in training mode, which the training graph does not express yet, so
- * it trains on TensorFlow.js.
+ * Whether a config trains on ONNX Runtime when it is the selected engine. The training graph has
+ * a writer for every layer of every model a config builds (fine-tuning's base tops included), so
+ * all do; a model with another layer is refused by createTrainingEngine, naming it.
  */
-export function trainsOnOnnx(config: TrainConfig, backend: SelectedBackend): boolean {
-  return backend.onnx !== undefined && config.input !== 'cut';
+export function trainsOnOnnx(_config: TrainConfig, backend: SelectedBackend): boolean {
+  return backend.onnx !== undefined;
 }
 
 /** The name of the engine `config` trains on under `backend` (for keys, before any model exists). */

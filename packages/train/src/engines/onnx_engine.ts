@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRandom } from '@flowers/core';
 import { sessionOptions, type OnnxRuntime } from '@flowers/core/onnx';
 import { balancedClassWeights } from '../loss.ts';
-import { buildTrainingGraphs, gradientOutput, maskInput, STEP_INPUTS, STEP_OUTPUTS, weightInput, type DropoutMaskSpec } from '../onnx/step_graph.ts';
+import { buildTrainingGraphs, gradientOutput, maskInput, stateInput, stateOutput, STEP_INPUTS, STEP_OUTPUTS, weightInput, type DropoutMaskSpec } from '../onnx/step_graph.ts';
 import { arrayUpdateFor } from '../optim/fused_updates.ts';
 import { createOptimizer, SLOT_COUNTS } from '../optim/optimizers.ts';
 import type { TrainConfig } from '../config.ts';
@@ -21,8 +21,9 @@ function dropoutMask({ layer, shape, rate }: DropoutMaskSpec, rows: number, seed
 /**
  * Training as ONNX Runtime graphs (see onnx/step_graph.ts): one call per step computes the loss
  * and every gradient on all cores; the optimizer's fused update (optim/fused_updates.ts) then
- * changes the weights in place, and they go into the next call without a copy. The weights and
- * optimizer slots live here as plain arrays between flushes.
+ * changes the weights in place, and they go into the next call without a copy. The weights,
+ * optimizer slots and states (non-trainable weights: batch norm's moving statistics, which the
+ * training graph outputs updated) live here as plain arrays between flushes.
  */
 export async function createOnnxEngine(
   model: tf.LayersModel,
@@ -36,6 +37,7 @@ export async function createOnnxEngine(
   const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
   const decays = model.trainableWeights.map((weight) => DECAYED_WEIGHT.test(weight.originalName));
   const shapes = variables.map((v) => v.shape);
+  const stateVariables = model.nonTrainableWeights.map((weight) => weight.read() as tf.Variable);
   const rowShape = model.inputs[0]!.shape.slice(1) as number[];
   const optimizer = createOptimizer(config, variables.map((variable, i) => ({ variable, decay: decays[i]! })));
   const update = arrayUpdateFor(config.optimizer, config.weightDecay);
@@ -43,17 +45,21 @@ export async function createOnnxEngine(
   const classWeights = config.classWeights ? balancedClassWeights(labelCounts) : undefined;
 
   let weights: Float32Array[] = [];
+  let states: Float32Array[] = [];
   let slots: Float32Array[][] = [];
   let iterations = 0;
   const load = (): void => {
     weights = variables.map((v) => (v.dataSync() as Float32Array).slice());
+    states = stateVariables.map((v) => (v.dataSync() as Float32Array).slice());
     const saved = optimizer.slots();
     slots = variables.map((_, i) => saved.slice(i * slotCount, (i + 1) * slotCount).map((slot) => (slot.dataSync() as Float32Array).slice()));
     iterations = optimizer.iterations;
   };
   load();
-  const weightFeeds = (): Record<string, InstanceType<typeof ort.Tensor>> =>
-    Object.fromEntries(weights.map((w, i) => [weightInput(i), new ort.Tensor('float32', w, shapes[i]!)]));
+  const weightFeeds = (): Record<string, InstanceType<typeof ort.Tensor>> => ({
+    ...Object.fromEntries(weights.map((w, i) => [weightInput(i), new ort.Tensor('float32', w, shapes[i]!)])),
+    ...Object.fromEntries(states.map((s, i) => [stateInput(i), new ort.Tensor('float32', s, stateVariables[i]!.shape)])),
+  });
   const rowsFeed = (x: tf.Tensor, n: number): InstanceType<typeof ort.Tensor> => new ort.Tensor('float32', x.dataSync() as Float32Array, [n, ...rowShape]);
   /** A session's failure as one line naming the model and the batch shape. */
   const run = async (session: typeof trainSession, feeds: Record<string, InstanceType<typeof ort.Tensor>>, what: string, n: number) => {
@@ -91,6 +97,8 @@ export async function createOnnxEngine(
       const out = await run(trainSession, feeds, 'training step', n);
       const loss = (out[STEP_OUTPUTS.loss]!.data as Float32Array)[0]!;
       const hits = (out[STEP_OUTPUTS.hits]!.data as Float32Array)[0]!;
+      // As tfjs' batch norm does, which updates its moving statistics in every training forward pass, whatever the loss.
+      for (const i of graphs.updatedStates) states[i] = out[stateOutput(i)]!.data as Float32Array;
       if (!Number.isFinite(loss)) return { loss, hits };
       iterations += 1;
       weights.forEach((w, i) => update(w, out[gradientOutput(i)]!.data as Float32Array, slots[i]!, { lr, t: iterations, decay: decays[i]! }));
@@ -101,7 +109,10 @@ export async function createOnnxEngine(
       return out[STEP_OUTPUTS.probabilities]!.data as Float32Array;
     },
     flush() {
-      tf.tidy(() => variables.forEach((v, i) => v.assign(tf.tensor(weights[i]!, shapes[i]!))));
+      tf.tidy(() => {
+        variables.forEach((v, i) => v.assign(tf.tensor(weights[i]!, shapes[i]!)));
+        stateVariables.forEach((v, i) => v.assign(tf.tensor(states[i]!, v.shape)));
+      });
       const slotTensors = slots.flat().map((slot, k) => tf.tensor(slot, shapes[Math.floor(k / slotCount)]!));
       optimizer.restore(iterations, slotTensors);
       tf.dispose(slotTensors);

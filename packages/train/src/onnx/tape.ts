@@ -17,13 +17,15 @@ export interface Value {
 }
 
 /**
- * Reverse-mode differentiation of a chain of ONNX nodes: every forward op records how to turn
- * its output's gradient into its inputs' (and its weights') gradients, as more ONNX nodes. After
- * the loss, `backpropagate` writes those nodes, last op first.
+ * Reverse-mode differentiation of a DAG of ONNX nodes: every forward op records how to turn its
+ * output's gradient into its inputs' (and its weights') gradients, as more ONNX nodes. After the
+ * loss, `backpropagate` writes those nodes, last op first: ops are recorded in topological order,
+ * so every consumer of a value has given its share of the value's gradient before that value's
+ * own backward runs. A value read by several consumers gets the Sum of their shares.
  */
 export class GradientTape {
   private readonly steps: Array<{ output: Value; backward: (dOutput: string) => void }> = [];
-  private readonly gradients = new Map<string, string>();
+  private readonly gradients = new Map<string, string[]>();
 
   constructor(readonly graph: OnnxGraph) {}
 
@@ -32,16 +34,19 @@ export class GradientTape {
     if (output.needsGradient) this.steps.push({ output, backward });
   }
 
+  /** Adds one consumer's share to the gradient of `value`. */
   setGradient(value: Value, gradient: string): void {
     if (!value.needsGradient) return;
-    if (this.gradients.has(value.name)) throw new Error(`training graph: ${value.name} gets two gradients; only chains of layers are supported`);
-    this.gradients.set(value.name, gradient);
+    const shares = this.gradients.get(value.name);
+    if (shares) shares.push(gradient);
+    else this.gradients.set(value.name, [gradient]);
   }
 
   backpropagate(): void {
     for (const { output, backward } of this.steps.reverse()) {
-      const gradient = this.gradients.get(output.name);
-      if (gradient !== undefined) backward(gradient);
+      const shares = this.gradients.get(output.name);
+      if (shares === undefined) continue;
+      backward(shares.length === 1 ? shares[0]! : this.graph.node('Sum', shares, {}, `${output.name}/grad_sum`));
     }
   }
 }
@@ -57,6 +62,11 @@ export function toLayout(tape: GradientTape, value: Value, layout: 'nchw' | 'nhw
   const output: Value = { ...value, name: tape.graph.node('Transpose', [value.name], { perm }, hint), layout, shape: toNchw ? [c, a, b] : [b, c, a] };
   tape.record(output, (dy) => tape.setGradient(value, tape.graph.node('Transpose', [dy], { perm: inverse }, `${hint}/grad`)));
   return output;
+}
+
+/** Inputs of an element-wise or channel-wise merge (Add, Concatenate) in one layout: flat rows if all are, else NCHW maps. */
+export function commonLayout(tape: GradientTape, inputs: Value[], hint: string): Value[] {
+  return inputs.every((input) => input.layout === 'flat') ? inputs : inputs.map((input, i) => toLayout(tape, input, 'nchw', `${hint}/nchw_${i}`));
 }
 
 /** ReLU and its gradient: dy where the input was positive, else 0 (Where: a bool-to-float Cast ran 8x slower). */

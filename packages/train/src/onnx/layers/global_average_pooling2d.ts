@@ -2,7 +2,7 @@ import { toLayout, type Value } from '../tape.ts';
 import { unsupported, type LayerWriter } from './layer.ts';
 
 /** GlobalAveragePooling2D; its gradient spreads dY evenly over each map. */
-export const writeGlobalAveragePooling2D: LayerWriter = ({ tape, graph, layer, config }, input) => {
+export const writeGlobalAveragePooling2D: LayerWriter = ({ tape, graph, layer, config }, [input]) => {
   if (config.dataFormat !== 'channelsLast') throw unsupported(layer, 'is not channels-last');
   const x = toLayout(tape, input, 'nchw', `${layer.name}/nchw`);
   const [channels, height, width] = x.shape as [number, number, number];

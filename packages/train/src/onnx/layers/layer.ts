@@ -9,18 +9,20 @@ export interface LayerContext {
   graph: OnnxGraph;
   layer: tf.layers.Layer;
   config: Record<string, unknown>;
-  /** Graph inputs holding this layer's trainable weights, in `layer.trainableWeights` order. */
-  weights: string[];
-  /** Names weight `index`'s gradient (the training graph outputs it). */
-  setWeightGradient(index: number, gradient: string): void;
+  /** The graph input holding this layer's weight `name` ('kernel', 'beta', 'moving_mean'...), trainable or not; undefined if it has none. */
+  weight(name: string): string | undefined;
+  /** Writes weight `name`'s gradient, which the training graph outputs, if that weight trains (else the nodes would be dead). */
+  setWeightGradient(name: string, write: () => string): void;
+  /** The value non-trainable weight `name` takes after this step (batch norm's moving statistics); the trainer writes it back. */
+  setWeightUpdate(name: string, value: string): void;
   /** false in the inference graph: no dropout, no gradients needed. */
   training: boolean;
   /** A per-step graph input holding this layer's dropout mask for rows of `shape`. */
   dropoutMask(shape: number[]): string;
 }
 
-/** Writes a Keras layer's forward pass (and, through the tape, its backward pass); returns its output. */
-export type LayerWriter = (context: LayerContext, input: Value) => Value;
+/** Writes a Keras layer's forward pass (and, through the tape, its backward pass) on its inputs; returns its output. */
+export type LayerWriter = (context: LayerContext, inputs: [Value, ...Value[]]) => Value;
 
 /** A model the training graph cannot express: it trains on TensorFlow.js instead. */
 export class UnsupportedForOnnx extends UserError {}

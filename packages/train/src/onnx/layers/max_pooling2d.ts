@@ -9,7 +9,7 @@ import { unsupported, type LayerWriter } from './layer.ts';
  * overlapping ones need ScatterElements with 'add', 5x slower. A ReLU pending on the input is
  * applied after pooling: the same values, and its gradient on a quarter of them.
  */
-export const writeMaxPooling2D: LayerWriter = ({ tape, graph, layer, config }, input) => {
+export const writeMaxPooling2D: LayerWriter = ({ tape, graph, layer, config }, [input]) => {
   if (config.dataFormat !== 'channelsLast') throw unsupported(layer, 'is not channels-last');
   const { pending, ...rest } = input;
   const x = toLayout(tape, rest, 'nchw', `${layer.name}/nchw`);

@@ -11,7 +11,7 @@ import {
   type Logger,
 } from '@flowers/core';
 import type { MergeJobData, ShardJobData, ShardJobResult, StageJobData } from './jobs.ts';
-import { checkKey, refuseMismatch, resolveInputs } from './resolve.ts';
+import { checkKey, inputKeysOf, refuseMismatch, resolveArtifacts, resolveInputs } from './resolve.ts';
 import { shardDone, shardOutputDir, writeShardAtomically } from './shard_output.ts';
 import type { QueueStage, ShardedStage, SingleJobStage } from './stage.ts';
 
@@ -56,6 +56,7 @@ async function processShard(job: Job<ShardJobData>, stage: ShardedStage, workspa
           shardDir,
           params: job.data.params,
           inputs,
+          inputKeys: inputKeysOf(job.data.inputs),
           range,
           log,
           signal,
@@ -92,7 +93,7 @@ async function processMerge(job: Job<MergeJobData>, stage: ShardedStage, workspa
     const merged = path.join(partial, 'merged');
     await rm(merged, { recursive: true, force: true });
     await mkdir(merged);
-    const result = await stage.merge({ dir: merged, shardDirs, params: job.data.params, inputs, log });
+    const result = await stage.merge({ dir: merged, shardDirs, params: job.data.params, inputs, inputKeys: inputKeysOf(job.data.inputs), log });
     const shardSeconds = Object.values(await job.getChildrenValues<ShardJobResult>()).reduce((sum, r) => sum + r.seconds, 0);
     await commitArtifactDir(
       workspace,
@@ -112,6 +113,8 @@ async function processMerge(job: Job<MergeJobData>, stage: ShardedStage, workspa
 }
 
 async function processSingle(job: Job<StageJobData>, stage: SingleJobStage, workspace: Workspace, log: Logger, signal: AbortSignal): Promise<void> {
-  const inputs = await resolveInputs(workspace, job.data.inputs);
-  await runStage(workspace, checkKey(job.data), ({ dir }) => stage.produce({ dir, params: job.data.params, inputs, log, signal }), { log });
+  const { dirs, artifacts } = await resolveArtifacts(workspace, job.data.inputs);
+  const spec = checkKey(job.data);
+  const { pipeline } = job.data;
+  await runStage(workspace, spec, ({ dir }) => stage.produce({ dir, params: job.data.params, inputs: dirs, artifacts, spec, ...(pipeline === undefined ? {} : { pipeline }), log, signal }), { log });
 }

@@ -33,8 +33,8 @@ export async function singleProcessOutput(dir: string, inputs: { rows: InputRef 
   await mkdir(shardDir, { recursive: true });
   await mkdir(mergedDir, { recursive: true });
   const log = memoryLogger();
-  await toyStage.produceShard({ shardDir, params: { delayMs: 0 }, inputs: dirs, range: range!, log, signal: new AbortController().signal, reportRows: () => undefined });
-  await toyStage.merge({ dir: mergedDir, shardDirs: [shardDir], params: { delayMs: 0 }, inputs: dirs, log });
+  await toyStage.produceShard({ shardDir, params: { delayMs: 0 }, inputs: dirs, inputKeys: { rows: inputs.rows.key }, range: range!, log, signal: new AbortController().signal, reportRows: () => undefined });
+  await toyStage.merge({ dir: mergedDir, shardDirs: [shardDir], params: { delayMs: 0 }, inputs: dirs, inputKeys: { rows: inputs.rows.key }, log });
   return readFile(path.join(mergedDir, TOY_OUTPUT));
 }
 

@@ -29,5 +29,6 @@ export { runInterruptibly } from './interrupt.ts';
 export { createPool, mapOrdered, defaultWorkerCount, Piscina, type PoolOptions } from './pool.ts';
 export * from './arrow_io.ts';
 export { concatArrowFiles } from './arrow_concat.ts';
+export { shardRanges } from './shard_ranges.ts';
 export { flagName, toNumber, toPositive, toInt, toFraction, toChoice, toBool } from './option_values.ts';
 export { AUGMENT_PREVIEW_FILE, TRAIN_HISTORY_FILE, TRAIN_PREDICTIONS_FILE, SPLIT_ARROW_FILES, CUT_DIR, CUT_TOP_DIR } from './artifact_files.ts';

@@ -79,7 +79,7 @@ export interface ShardJob<P> {
   /** Upstream stage (or raw input) name -> its directory on this machine. */
   inputs: Readonly<Record<string, string>>;
   /** Input name -> the key (or fingerprint) the job's artifact key was computed from. */
-  inputKeys: Readonly<Record<string, string>>;
+  keyInputs: Readonly<Record<string, string>>;
   env: StageEnvironment;
 }
 

@@ -1,16 +1,10 @@
-import { UserError, type Stage } from '@flowers/core';
+import type { Stage } from '@flowers/core';
 import { featuresLibraries } from './code_version.ts';
-import { CUT_DIR, FEATURE_FILES, produceFeatures, type FeaturesStageParams } from './stage.ts';
-import type { SettledWeights } from './weights/resolve.ts';
+import { featuresShards } from './shards.ts';
+import { CUT_DIR, FEATURE_FILES } from './stage.ts';
+import { produceFeaturesStep, type FeaturesStepParams } from './step.ts';
 
-/** The features stage's params as the pipeline spec settles them: weights checked, engine chosen. */
-export interface FeaturesStepParams extends FeaturesStageParams {
-  weights: SettledWeights;
-  /** SHA-256 of the weights themselves (see checkWeights). */
-  weightsSha256: string;
-  /** The engine ('onnx-cpu', 'wasm', ...): different engines give slightly different floats. */
-  engine: string;
-}
+export type { FeaturesStepParams };
 
 /** Runs the pretrained base over the pixel files and writes its features (and cut activations) as Arrow files. */
 export const featuresStage: Stage<FeaturesStepParams> = {
@@ -23,15 +17,7 @@ export const featuresStage: Stage<FeaturesStepParams> = {
   // The weights are known by their digest, never by how they were named; ONNX Runtime's thread
   // count is not in the key: its features are bit-identical for any count (tested).
   keyParams: ({ weights, weightsSha256, ...params }) => ({ ...params, weights: { sha256: weightsSha256, pixelScaling: weights.pixelScaling } }),
-  produce({ dir, params, inputs, env }) {
-    const { backend } = env;
-    if (backend?.name !== params.engine) throw new UserError(`features: these features are for the ${params.engine} engine, but this process runs ${backend?.name ?? 'none'}`);
-    const { weightsSha256: _digest, engine: _engine, ...stageParams } = params;
-    return produceFeatures(dir, inputs.augment!.dir, stageParams, {
-      workers: env.workers,
-      ...(env.threads === undefined ? {} : { threads: env.threads }),
-      backend,
-      log: env.log,
-    });
-  },
+  engine: (_params, env) => env.backend?.name ?? 'none',
+  shards: featuresShards,
+  produce: ({ dir, params, inputs, env }) => produceFeaturesStep(dir, inputs.augment!.dir, params, env),
 };

@@ -60,6 +60,11 @@ export interface FeaturesStageOptions {
   log: Logger;
   /** Where downloaded weights are kept (default: see defaultCacheDir). */
   cacheDir?: string;
+  /**
+   * Only these record batches `[start, end)`, counted across the pixel files in split order (one
+   * shard of the queue's); default: all. Features write one output batch per input batch.
+   */
+  batches?: { start: number; end: number };
 }
 
 const SPLITS = ['train', 'validation', 'test'] as const;
@@ -87,7 +92,7 @@ function validateParams(params: FeaturesStageParams): void {
 }
 
 /** Opens the three pixel files and checks they are what the augment stage writes; returns their image size. */
-async function openPixelFiles(augmentDir: string): Promise<{ inputs: PixelInput[]; size: number; classes: string }> {
+export async function openPixelFiles(augmentDir: string): Promise<{ inputs: PixelInput[]; size: number; classes: string }> {
   const inputs: PixelInput[] = [];
   try {
     let size: number | undefined;
@@ -237,7 +242,8 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
 
     const workerData: FeaturesWorkerData = { engine };
     const pool = createPool(new URL('./features_worker.ts', import.meta.url), workers, { workerData });
-    const items = inputs.flatMap((input) => Array.from({ length: input.reader.numBatches }, (_, index) => ({ input, index })));
+    const allItems = inputs.flatMap((input) => Array.from({ length: input.reader.numBatches }, (_, index) => ({ input, index })));
+    const items = options.batches ? allItems.slice(options.batches.start, options.batches.end) : allItems;
     const progress = startProgress(`features: ${params.base} on ${backend.name}`, items.length, 'batches');
     // One reader per file seeks a shared handle: reads must not overlap.
     let reading: Promise<unknown> = Promise.resolve();

@@ -79,7 +79,7 @@ export async function submitStage<P>(options: SubmitOptions<P>): Promise<Artifac
   const writerLease = stage.kind === 'sharded' ? await acquirePartialWriterLease(workspace, stage.stage, key) : undefined;
   try {
     const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
-    const shards = stage.kind === 'sharded' ? await stage.planShards(options.params, await resolveInputs(workspace, options.inputs), shardSize) : [];
+    const shards = stage.kind === 'sharded' ? await stage.planShards(options.params, await resolveInputs(workspace, options.inputs), shardSize, specOf(data).inputs) : [];
     const submission: Submission = {
       queue,
       bullOptions,

@@ -10,13 +10,8 @@ export function specOf(data: Pick<StageJobData, 'stage' | 'codeVersion' | 'param
     codeVersion: data.codeVersion,
     ...(data.code ? { code: data.code } : {}),
     params: data.keyParams === undefined ? data.params : data.keyParams,
-    inputs: data.keyInputs ?? inputKeysOf(data.inputs),
+    inputs: data.keyInputs ?? Object.fromEntries(Object.entries(data.inputs).map(([name, ref]) => [name, ref.key])),
   };
-}
-
-/** Input name -> the key of what it names. */
-export function inputKeysOf(inputs: Record<string, InputRef>): Record<string, string> {
-  return Object.fromEntries(Object.entries(inputs).map(([name, ref]) => [name, ref.key]));
 }
 
 /**

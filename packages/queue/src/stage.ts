@@ -25,8 +25,8 @@ export interface ShardContext<P> {
   shardDir: string;
   params: P;
   inputs: InputDirs;
-  /** Input name -> the key the artifact key was computed from. */
-  inputKeys: Record<string, string>;
+  /** What the artifact key was computed from besides the params: input name -> key (or fingerprint). */
+  keyInputs: Record<string, string>;
   range: ShardRange;
   log: Logger;
   /** Aborted when the worker must stop at once: stop at the next batch by throwing. */
@@ -42,7 +42,7 @@ export interface MergeContext<P> {
   shardDirs: string[];
   params: P;
   inputs: InputDirs;
-  inputKeys: Record<string, string>;
+  keyInputs: Record<string, string>;
   log: Logger;
 }
 
@@ -50,7 +50,7 @@ export interface MergeContext<P> {
 export interface ShardedStage<P = unknown> extends QueueStageIdentity<P> {
   kind: 'sharded';
   /** Splits the input into ranges; sized so that shards keep a local run's batch composition. */
-  planShards(params: P, inputs: InputDirs, shardSize: number): Promise<ShardRange[]>;
+  planShards(params: P, inputs: InputDirs, shardSize: number, keyInputs: Record<string, string>): Promise<ShardRange[]>;
   produceShard(context: ShardContext<P>): Promise<void>;
   merge(context: MergeContext<P>): Promise<StageResult>;
 }

@@ -11,7 +11,7 @@ import {
   type Logger,
 } from '@flowers/core';
 import type { MergeJobData, ShardJobData, ShardJobResult, StageJobData } from './jobs.ts';
-import { checkKey, inputKeysOf, refuseMismatch, resolveArtifacts, resolveInputs } from './resolve.ts';
+import { checkKey, refuseMismatch, resolveArtifacts, resolveInputs } from './resolve.ts';
 import { shardDone, shardOutputDir, writeShardAtomically } from './shard_output.ts';
 import type { QueueStage, ShardedStage, SingleJobStage } from './stage.ts';
 
@@ -56,7 +56,7 @@ async function processShard(job: Job<ShardJobData>, stage: ShardedStage, workspa
           shardDir,
           params: job.data.params,
           inputs,
-          inputKeys: inputKeysOf(job.data.inputs),
+          keyInputs: checkKey(job.data).inputs,
           range,
           log,
           signal,
@@ -93,7 +93,7 @@ async function processMerge(job: Job<MergeJobData>, stage: ShardedStage, workspa
     const merged = path.join(partial, 'merged');
     await rm(merged, { recursive: true, force: true });
     await mkdir(merged);
-    const result = await stage.merge({ dir: merged, shardDirs, params: job.data.params, inputs, inputKeys: inputKeysOf(job.data.inputs), log });
+    const result = await stage.merge({ dir: merged, shardDirs, params: job.data.params, inputs, keyInputs: spec.inputs, log });
     const shardSeconds = Object.values(await job.getChildrenValues<ShardJobResult>()).reduce((sum, r) => sum + r.seconds, 0);
     await commitArtifactDir(
       workspace,

@@ -27,14 +27,14 @@ export async function writeRows(dir: string, count: number): Promise<{ rows: Inp
 /** The toy stage's output from one process, as one shard: what every queue run must equal. */
 export async function singleProcessOutput(dir: string, inputs: { rows: InputRef }): Promise<Buffer> {
   const dirs = { rows: (inputs.rows as { path: string }).path };
-  const [range] = await toyStage.planShards({ delayMs: 0 }, dirs, Number.MAX_SAFE_INTEGER);
+  const [range] = await toyStage.planShards({ delayMs: 0 }, dirs, Number.MAX_SAFE_INTEGER, { rows: inputs.rows.key });
   const shardDir = path.join(dir, 'reference-shard');
   const mergedDir = path.join(dir, 'reference');
   await mkdir(shardDir, { recursive: true });
   await mkdir(mergedDir, { recursive: true });
   const log = memoryLogger();
-  await toyStage.produceShard({ shardDir, params: { delayMs: 0 }, inputs: dirs, inputKeys: { rows: inputs.rows.key }, range: range!, log, signal: new AbortController().signal, reportRows: () => undefined });
-  await toyStage.merge({ dir: mergedDir, shardDirs: [shardDir], params: { delayMs: 0 }, inputs: dirs, inputKeys: { rows: inputs.rows.key }, log });
+  await toyStage.produceShard({ shardDir, params: { delayMs: 0 }, inputs: dirs, keyInputs: { rows: inputs.rows.key }, range: range!, log, signal: new AbortController().signal, reportRows: () => undefined });
+  await toyStage.merge({ dir: mergedDir, shardDirs: [shardDir], params: { delayMs: 0 }, inputs: dirs, keyInputs: { rows: inputs.rows.key }, log });
   return readFile(path.join(mergedDir, TOY_OUTPUT));
 }
 

@@ -41,6 +41,11 @@ const PREVIEW_VIEWS = 7;
 /** Rows per record batch: big enough for fast I/O, small enough to keep memory flat. */
 const IMAGES_PER_BATCH = 32;
 
+/** Rows in each full record batch of a split's pixel file: a batch holds whole photos with all their views. */
+export function pixelBatchRows(split: SplitName, views: number): number {
+  return IMAGES_PER_BATCH * (split === 'train' ? 1 + views : 1);
+}
+
 function pixelSchema(params: AugmentStageParams, classes: readonly string[]): Schema {
   return new Schema(
     [
@@ -104,6 +109,16 @@ class BatchBuffer {
   }
 }
 
+/** The images augment skipped, and why. */
+export interface SkippedImage {
+  path: string;
+  reason: string;
+}
+
+export function writeAugmentReport(outDir: string, skipped: readonly SkippedImage[]): Promise<void> {
+  return writeFile(path.join(outDir, AUGMENT_REPORT_FILE), `${JSON.stringify({ skipped }, null, 2)}\n`);
+}
+
 /**
  * Decodes and resizes every image of `split.arrow` on a worker pool, adds augmented views to
  * training images, and streams them into one Arrow file per split. Images that changed or
@@ -113,22 +128,24 @@ export async function produceAugment(
   outDir: string,
   splitArrowPath: string,
   params: AugmentStageParams,
-  options: { workers: number; log: Logger },
+  options: { workers: number; log: Logger; rows?: { start: number; end: number } },
 ): Promise<StageResult> {
   validateAugmentParams(params.augment, params.size);
   const split: SplitFile = await readSplitFile(splitArrowPath);
+  // Only a range of split.arrow's rows (one shard of the queue's), or all of them.
+  const rows = options.rows ? split.rows.slice(options.rows.start, options.rows.end) : split.rows;
   const imageBytes = params.size * params.size * 3;
-  const trainImages = split.rows.filter((r) => r.split === 'train').length;
-  await ensureFreeSpace(outDir, imageBytes * (split.rows.length + trainImages * params.views), 'the augmented pixel files');
+  const trainImages = rows.filter((r) => r.split === 'train').length;
+  await ensureFreeSpace(outDir, imageBytes * (rows.length + trainImages * params.views), 'the augmented pixel files');
 
   const schema = pixelSchema(params, split.classes);
   const sinks = Object.fromEntries(SPLITS.map((s) => [s, new ArrowFileSink(path.join(outDir, PIXEL_FILES[s]), schema)])) as Record<SplitName, ArrowFileSink>;
   const buffers = Object.fromEntries(SPLITS.map((s) => [s, new BatchBuffer(sinks[s], s, imageBytes)])) as Record<SplitName, BatchBuffer>;
-  const skipped: Array<{ path: string; reason: string }> = [];
+  const skipped: SkippedImage[] = [];
   const pool = createPool(new URL('./augment_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2 });
-  const progress = startProgress('augment: decoding images', split.rows.length, 'img');
+  const progress = startProgress('augment: decoding images', rows.length, 'img');
   const started = performance.now();
-  const tasks: AugmentTask[] = split.rows.map((row) => ({
+  const tasks: AugmentTask[] = rows.map((row) => ({
     path: path.join(split.dataDir, row.path),
     sha256: row.sha256,
     size: params.size,
@@ -144,7 +161,7 @@ export async function produceAugment(
       (task) => pool.run(task) as Promise<AugmentWireResult>,
       (wire, index) => {
         progress.tick();
-        const row = split.rows[index]!;
+        const row = rows[index]!;
         const result = decodeAugmentResult(wire, tasks[index]!);
         if (!result.ok) {
           skipped.push({ path: row.path, reason: result.reason });
@@ -153,7 +170,7 @@ export async function produceAugment(
         const buffer = buffers[row.split];
         buffer.add(row.sha256, row.labelIndex, 0, result.plain);
         result.views.forEach((view, v) => buffer.add(row.sha256, row.labelIndex, v + 1, view));
-        if (buffer.size >= IMAGES_PER_BATCH * (row.split === 'train' ? 1 + params.views : 1)) buffer.flush();
+        if (buffer.size >= pixelBatchRows(row.split, params.views)) buffer.flush();
       },
     );
     for (const s of SPLITS) {
@@ -169,15 +186,15 @@ export async function produceAugment(
   }
   const seconds = (performance.now() - started) / 1000;
   if (skipped.length) options.log.warn(`augment skipped ${skipped.length} image(s) (see ${AUGMENT_REPORT_FILE}): ${skipped[0]!.reason}`);
-  await writeFile(path.join(outDir, AUGMENT_REPORT_FILE), `${JSON.stringify({ skipped }, null, 2)}\n`);
-  const firstTrain = split.rows.find((r) => r.split === 'train' && !skipped.some((s) => s.path === r.path));
+  await writeAugmentReport(outDir, skipped);
+  const firstTrain = rows.find((r) => r.split === 'train' && !skipped.some((s) => s.path === r.path));
   if (firstTrain) {
     const png = await renderAugmentPreview({ path: path.join(split.dataDir, firstTrain.path), size: params.size, views: PREVIEW_VIEWS, params: params.augment, seed: params.seed, columns: 4 });
     await writeFile(path.join(outDir, PREVIEW_FILE), png);
   }
   return {
     rows: Object.fromEntries(SPLITS.map((s) => [s, sinks[s].rows])),
-    timings: { decode_augment_s: Math.round(seconds * 1000) / 1000, images_per_s: Math.round((split.rows.length / seconds) * 10) / 10 },
+    timings: { decode_augment_s: Math.round(seconds * 1000) / 1000, images_per_s: Math.round((rows.length / seconds) * 10) / 10 },
     extra: { skipped: skipped.length, previewImage: firstTrain?.path },
   };
 }

@@ -1,4 +1,4 @@
-import { FixedSizeList, Float32, Int32, Uint8, Utf8, type Data, type DataType, type Field, type RecordBatch } from 'apache-arrow';
+import { DataType, Precision, type Data, type Field, type FixedSizeList, type Float, type Int, type RecordBatch } from 'apache-arrow';
 import { ArrowFileSink, fixedSizeListColumn, int32Column, makeRecordBatch, openArrowFile, utf8Column, type ArrowFile } from './arrow_io.ts';
 
 /** A column's values in a plain array: strings, int32s, or a fixed-size list's flat items. */
@@ -10,17 +10,23 @@ interface Column {
   width: number;
 }
 
+// Read back, a file's types are the generic Int and Float, never Int32 or Float32: checked by their fields.
+const isInt32 = (type: DataType): type is Int => DataType.isInt(type) && type.bitWidth === 32 && type.isSigned;
+const isUint8 = (type: DataType): type is Int => DataType.isInt(type) && type.bitWidth === 8 && !type.isSigned;
+const isFloat32 = (type: DataType): type is Float => DataType.isFloat(type) && type.precision === Precision.SINGLE;
+const isByteOrFloatList = (type: DataType): type is FixedSizeList => DataType.isFixedSizeList(type) && (isUint8(type.children[0]!.type) || isFloat32(type.children[0]!.type));
+
 function columnOf(data: Data<DataType>, field: Field): Column {
   const { type } = field;
-  if (type instanceof Utf8) {
+  if (DataType.isUtf8(type)) {
     const offsets = data.valueOffsets as Int32Array;
     const bytes = data.values as Uint8Array;
     const decoder = new TextDecoder();
     const strings = Array.from({ length: data.length }, (_, i) => decoder.decode(bytes.subarray(offsets[data.offset + i]!, offsets[data.offset + i + 1]!)));
     return { values: strings, width: 1 };
   }
-  if (type instanceof Int32) return { values: (data.values as Int32Array).subarray(data.offset, data.offset + data.length), width: 1 };
-  if (type instanceof FixedSizeList && (type.children[0]!.type instanceof Uint8 || type.children[0]!.type instanceof Float32)) {
+  if (isInt32(type)) return { values: (data.values as Int32Array).subarray(data.offset, data.offset + data.length), width: 1 };
+  if (isByteOrFloatList(type)) {
     const child = data.children[0]!;
     const start = child.offset + data.offset * type.listSize;
     return { values: (child.values as Uint8Array | Float32Array).subarray(start, start + data.length * type.listSize), width: type.listSize };
@@ -43,8 +49,8 @@ function concatValues(parts: Values[]): Values {
 
 /** A column built as the stages build theirs (utf8Column, int32Column, fixedSizeListColumn). */
 function dataOf(field: Field, column: Column): Data<DataType> {
-  if (field.type instanceof Utf8) return utf8Column(column.values as string[]);
-  if (field.type instanceof Int32) return int32Column(column.values as Int32Array);
+  if (DataType.isUtf8(field.type)) return utf8Column(column.values as string[]);
+  if (isInt32(field.type)) return int32Column(column.values as Int32Array);
   return fixedSizeListColumn(column.values as Uint8Array | Float32Array, column.width);
 }
 

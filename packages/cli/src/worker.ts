@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { stderrLogger, toInt, toPositive, UserError, type Stage, type StageEnvironment } from '@flowers/core';
 import { selectBackend, type BackendRequest } from '@flowers/core/tf';
 import { PIPELINE_DEFAULTS, PIPELINE_STAGES } from '@flowers/pipeline';
-import { DEFAULT_TIMING, parseQueueUrl, queueStageOf, runWorker, workerStopSignal } from '@flowers/queue';
+import { checkRedis, DEFAULT_TIMING, parseQueueUrl, queueStageOf, runWorker, workerStopSignal } from '@flowers/queue';
 import { resolvePath } from './context.ts';
 import { backendOption } from './options.ts';
 
@@ -39,7 +39,7 @@ export function addWorkerCommand(program: Command): void {
 
 async function serve(opts: WorkerOptions): Promise<void> {
   const log = stderrLogger;
-  parseQueueUrl(opts.queue);
+  const connection = parseQueueUrl(opts.queue);
   const known = PIPELINE_STAGES.map((s) => s.name as string);
   const stages = opts.stages === undefined ? known : opts.stages.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = stages.find((name) => !known.includes(name));
@@ -47,6 +47,8 @@ async function serve(opts: WorkerOptions): Promise<void> {
   const concurrency = toInt(opts.concurrency, 'concurrency', 1, 64);
   const workers = opts.workers === undefined ? PIPELINE_DEFAULTS.workers : toInt(opts.workers, 'workers', 1, 256);
   const threads = opts.threads === undefined ? undefined : toInt(opts.threads, 'threads', 1, 1024);
+  // Before the engine loads: an unreachable Redis is one line, within seconds.
+  await checkRedis(connection, log);
   const backend = stages.some((name) => MODEL_STAGES.has(name)) ? await selectBackend(opts.backend ?? 'auto') : undefined;
   if (backend) log.info(`backend: ${backend.name} — ${backend.reason}`);
   const signal = workerStopSignal();

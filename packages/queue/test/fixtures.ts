@@ -55,7 +55,12 @@ export interface WorkerProcess {
 export function spawnWorker(queueUrl: string, workdir: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []): WorkerProcess {
   const args = ['--import', 'tsx', WORKER_BIN, '--queue', queueUrl, '--workdir', workdir, '--registry', TOY_REGISTRY];
   args.push('--lock-duration-ms', String(FAST_TIMING.lockDurationMs), '--stalled-interval-ms', String(FAST_TIMING.stalledIntervalMs), ...extraArgs);
-  const child = spawn(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnLogged(process.execPath, args, { cwd: repoRoot, env });
+}
+
+/** A process whose stdout and stderr are collected, with a wait for a line of them. */
+export function spawnLogged(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): WorkerProcess {
+  const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const listeners = new Set<() => void>();
   const collect = (chunk: Buffer): void => {

@@ -23,7 +23,7 @@ export {
   type RunStageOptions,
   type RemovalLock,
 } from './artifacts.ts';
-export { commitArtifactDir, acquirePartialWriterLease, livePartialWriters } from './partial.ts';
+export { commitArtifactDir, acquirePartialWriterLease, livePartialWriters, partialWritersRoot } from './partial.ts';
 export { commitRun, readRun, listRuns, runDir, defaultRunName, validateRunName, RUN_FILE, type RunRecord } from './runs.ts';
 export { runInterruptibly } from './interrupt.ts';
 export { createPool, mapOrdered, defaultWorkerCount, Piscina, type PoolOptions } from './pool.ts';

@@ -3,6 +3,7 @@ export { UserError, InterruptedError, errorMessage } from './errors.ts';
 export { sha256Hex, sha256File, canonicalJson } from './hash.ts';
 export { codeVersionOf, installedVersion, WORKSPACE_PACKAGES_DIR, type CodeVersion } from './code_version.ts';
 export type { Stage, StageEnvironment, StageRun, StageShards, ShardJob, ShardRange } from './stage.ts';
+export { describeShard } from './stage.ts';
 export { planPipeline, runPipeline, runLocally, PIPELINE_LOCK_FILE, type StageBuild, type StageExecutor, type PipelineStep, type PlannedStage, type PlanOptions, type RunPipelineOptions } from './planner.ts';
 export { writeFileAtomic, writeDirectoryAtomic, replaceDirectory, fsyncPath } from './atomic.ts';
 export { acquireLock, tryAcquireLock, acquireReaderLease, liveReaders, clearStaleLock, type Lock, type LockWait } from './lock.ts';

@@ -71,6 +71,13 @@ export interface ShardRange {
   index: number;
   start: number;
   end: number;
+  /** What start and end count, for logs and the progress bar (default: rows). */
+  unit?: string;
+}
+
+/** A shard as logs name it: `shard 3 (rows 768-1024)`. */
+export function describeShard(range: ShardRange): string {
+  return `shard ${range.index} (${range.unit ?? 'rows'} ${range.start}-${range.end})`;
 }
 
 /** What every shard step runs with: its params, its inputs' directories and their keys. */

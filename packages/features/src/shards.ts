@@ -25,7 +25,7 @@ export const featuresShards: StageShards<FeaturesStepParams> = {
       const batches = files.reduce((n, file) => n + file.reader.numBatches, 0);
       const first = files.find((file) => file.reader.numBatches > 0);
       const rowsPerBatch = first ? (await first.reader.readBatch(0)).numRows : 1;
-      return shardRanges(batches, Math.round(shardSize / rowsPerBatch));
+      return shardRanges(batches, Math.round(shardSize / rowsPerBatch), 'batches');
     } finally {
       await Promise.all(files.map((file) => file.reader.close()));
     }

@@ -1,5 +1,5 @@
 import { Queue, QueueEvents } from 'bullmq';
-import { UserError, acquireLock, isArtifact, acquirePartialWriterLease, stageKey, type Artifact, type Logger, type StageSpec, type Workspace } from '@flowers/core';
+import { UserError, acquireLock, describeShard, isArtifact, acquirePartialWriterLease, stageKey, type Artifact, type Logger, type StageSpec, type Workspace } from '@flowers/core';
 import { cancelPending } from './cancel.ts';
 import { parseQueueUrl, redisOptions } from './connection.ts';
 import { reportConnectionErrors } from './connection_errors.ts';
@@ -96,7 +96,7 @@ export async function submitStage<P>(options: SubmitOptions<P>): Promise<Artifac
     const wait: WaitOptions = {
       queue,
       jobId: submission.jobId,
-      childIds: new Map(shards.map((range) => [shardJobId(key, range.index), `shard ${range.index} (rows ${range.start}-${range.end})`])),
+      childIds: new Map(shards.map((range) => [shardJobId(key, range.index), describeShard(range)])),
       what,
       redisName: connection.redacted,
       signal: options.signal,

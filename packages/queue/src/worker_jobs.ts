@@ -7,6 +7,7 @@ import {
   acquireLock,
   acquirePartialWriterLease,
   commitArtifactDir,
+  describeShard,
   runStage,
   type Logger,
 } from '@flowers/core';
@@ -15,10 +16,10 @@ import { checkKey, refuseMismatch, resolveArtifacts, resolveInputs } from './res
 import { shardDone, shardOutputDir, writeShardAtomically } from './shard_output.ts';
 import type { QueueStage, ShardedStage, SingleJobStage } from './stage.ts';
 
-/** What a job reports to the worker's log: the stage, the key and, for a shard, its rows. */
+/** What a job reports to the worker's log: the stage, the key and, for a shard, its range. */
 export function describeJob(job: Job<StageJobData>): string {
   const data = job.data as Partial<ShardJobData> & StageJobData;
-  const what = data.range ? `shard ${data.range.index} (rows ${data.range.start}-${data.range.end})` : job.name;
+  const what = data.range ? describeShard(data.range) : job.name;
   return `${data.stage} ${what} of ${data.key}`;
 }
 

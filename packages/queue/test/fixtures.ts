@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { memoryLogger, sha256File } from '@flowers/core';
 import type { InputRef } from '../src/index.ts';
+import { startRedis, type RedisServer } from './redis_server.ts';
 import { TOY_OUTPUT, toyStage } from './toy_stage.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -101,4 +103,30 @@ export function spawnLogged(command: string, args: string[], options: { cwd: str
 export async function stopWorkers(workers: WorkerProcess[]): Promise<void> {
   for (const worker of workers) if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGTERM');
   await Promise.all(workers.map((w) => w.exited));
+}
+
+/** A describe block's loopback Redis, in a temp dir of its own, and the worker processes its tests start. */
+export interface RedisSuite {
+  readonly dir: string;
+  readonly redis: RedisServer;
+  /** Stopped after each test. */
+  workers: WorkerProcess[];
+}
+
+/** Starts Redis before a describe block's tests and stops it after them; stops each test's workers. */
+export function useRedisSuite(): RedisSuite {
+  const suite = { workers: [] } as unknown as { dir: string; redis: RedisServer; workers: WorkerProcess[] };
+  beforeAll(async () => {
+    suite.dir = await tempDir();
+    suite.redis = await startRedis(suite.dir);
+  });
+  afterEach(async () => {
+    await stopWorkers(suite.workers);
+    suite.workers = [];
+  });
+  afterAll(async () => {
+    await suite.redis?.kill();
+    await rm(suite.dir, { recursive: true, force: true });
+  });
+  return suite;
 }

@@ -112,6 +112,7 @@ export async function submitStage<P>(options: SubmitOptions<P>): Promise<Artifac
         if (!(error instanceof JobFailedError)) throw error;
       });
     }
+    await warnIfUnserved(queue, what, connection.redacted, workspace.root, log);
     await events.waitUntilReady();
     const progress = shards.length ? trackShardProgress(events, `${stage.stage} (queue)`, new Map(shards.map((r) => [shardJobId(key, r.index), r])), options.progressStream) : undefined;
     let succeeded = false;
@@ -131,6 +132,12 @@ export async function submitStage<P>(options: SubmitOptions<P>): Promise<Artifac
     await writerLease?.release();
     await Promise.all([events.close(), queue.close()]);
   }
+}
+
+/** A stage queued with no worker to take it would wait in silence. CLIENT LIST may be disabled (managed Redis): then nothing is said. */
+async function warnIfUnserved(queue: Queue, what: string, redisName: string, workdir: string, log: Logger): Promise<void> {
+  if ((await queue.getWorkersCount().catch(() => undefined)) !== 0) return;
+  log.warn(`${what}: no worker serves the ${queue.name} queue yet; waiting for one (pnpm pipeline worker --queue ${redisName} --workdir ${workdir})`);
 }
 
 /** The finished artifact, leased to this process (the caller holds the key's lock, as gc requires), or undefined. */

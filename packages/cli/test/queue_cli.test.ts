@@ -1,7 +1,7 @@
 import { cpSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { useRedisSuite, type WorkerProcess } from '../../queue/test/fixtures.ts';
+import { stopWorkers, useRedisSuite, type WorkerProcess } from '../../queue/test/fixtures.ts';
 import { freePort } from '../../queue/test/redis_server.ts';
 import { artifactDir, copyPhotoSubset, expectSameDataFiles, runPipelineAsync, SHARED_MOBILENET, spawnPipeline, spawnPipelineWorker } from './queue_fixtures.ts';
 import { runCli } from './run_cli.ts';
@@ -78,6 +78,12 @@ describe('the pipeline over the queue (pipeline worker processes, loopback Redis
     const reference = artifactDir(local, 'augment');
     expect(JSON.parse(readFileSync(path.join(reference, 'augment-report.json'), 'utf8')).skipped).toHaveLength(1);
     expectSameDataFiles(artifactDir(queued, 'augment'), reference);
+    // SIGTERM: an idle worker stops cleanly.
+    await stopWorkers(suite.workers);
+    for (const worker of suite.workers) {
+      expect(await worker.exited).toEqual({ code: 0, signal: null });
+      expect(worker.output()).toMatch(/^worker stopped$/m);
+    }
   });
 
   it('all --queue on the demo set writes the data files a local all writes', async () => {

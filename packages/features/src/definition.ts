@@ -1,10 +1,18 @@
 import type { Stage } from '@flowers/core';
 import { featuresLibraries } from './code_version.ts';
 import { featuresShards } from './shards.ts';
-import { CUT_DIR, FEATURE_FILES } from './stage.ts';
-import { produceFeaturesStep, type FeaturesStepParams } from './step.ts';
+import { CUT_DIR, FEATURE_FILES, type FeaturesStageParams } from './stage.ts';
+import { produceFeaturesStep } from './step.ts';
+import type { SettledWeights } from './weights/resolve.ts';
 
-export type { FeaturesStepParams };
+/** The features stage's params as the pipeline spec settles them: weights checked, engine chosen. */
+export interface FeaturesStepParams extends FeaturesStageParams {
+  weights: SettledWeights;
+  /** SHA-256 of the weights themselves (see checkWeights). */
+  weightsSha256: string;
+  /** The engine ('onnx-cpu', 'wasm', ...): different engines give slightly different floats. */
+  engine: string;
+}
 
 /** Runs the pretrained base over the pixel files and writes its features (and cut activations) as Arrow files. */
 export const featuresStage: Stage<FeaturesStepParams> = {

@@ -2,7 +2,8 @@ import { cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { concatArrowFiles, shardRanges, type StageResult, type StageShards } from '@flowers/core';
 import { CUT_DIR, CUT_TOP_DIR, FEATURE_FILES, openPixelFiles } from './stage.ts';
-import { produceFeaturesStep, type FeaturesStepParams } from './step.ts';
+import type { FeaturesStepParams } from './definition.ts';
+import { produceFeaturesStep } from './step.ts';
 
 /** What a shard's produceFeatures returned (engine, weights, layout): the merge reports the first shard's. */
 const SHARD_RESULT_FILE = 'shard-result.json';

@@ -1,15 +1,6 @@
 import { UserError, type StageEnvironment, type StageResult } from '@flowers/core';
-import { produceFeatures, type FeaturesStageOptions, type FeaturesStageParams } from './stage.ts';
-import type { SettledWeights } from './weights/resolve.ts';
-
-/** The features stage's params as the pipeline spec settles them: weights checked, engine chosen. */
-export interface FeaturesStepParams extends FeaturesStageParams {
-  weights: SettledWeights;
-  /** SHA-256 of the weights themselves (see checkWeights). */
-  weightsSha256: string;
-  /** The engine ('onnx-cpu', 'wasm', ...): different engines give slightly different floats. */
-  engine: string;
-}
+import type { FeaturesStepParams } from './definition.ts';
+import { produceFeatures, type FeaturesStageOptions } from './stage.ts';
 
 /** produceFeatures for a pipeline step, on the process's engine, which must be the step's: all batches, or a shard's. */
 export function produceFeaturesStep(dir: string, augmentDir: string, params: FeaturesStepParams, env: StageEnvironment, batches?: FeaturesStageOptions['batches']): Promise<StageResult> {

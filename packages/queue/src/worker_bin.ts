@@ -1,7 +1,8 @@
 /**
  * Starts a worker process: `node --import tsx worker_bin.ts --queue URL --workdir DIR --registry
  * MODULE --stages a,b [--concurrency N] [--lock-duration-ms N --stalled-interval-ms N]`, where
- * MODULE exports `stages: QueueStage[]`. For tests until the CLI's `worker` command takes over.
+ * MODULE exports `stages: QueueStage[]`: the queue's tests, with stages of their own (the
+ * pipeline's stages are served by the CLI's `pipeline worker`).
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';

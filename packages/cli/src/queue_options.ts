@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { toInt, type Logger } from '@flowers/core';
+import { toInt, type Logger, type StageExecutor } from '@flowers/core';
 import { queueExecutor, type OptionValues } from '@flowers/pipeline';
 import { checkRedis, DEFAULT_SHARD_SIZE, parseQueueUrl } from '@flowers/queue';
 
@@ -13,7 +13,7 @@ export function addQueueOptions(command: Command): Command {
  * `--queue` checked before any stage runs (a bad URL or an unreachable Redis: one line, within a
  * few seconds), as the executor the pipeline then runs with; undefined without `--queue`.
  */
-export async function queueExecutorFrom(values: OptionValues, log: Logger): Promise<ReturnType<typeof queueExecutor> | undefined> {
+export async function queueExecutorFrom(values: OptionValues, log: Logger): Promise<StageExecutor | undefined> {
   if (values.queue === undefined) {
     if (values.shardSize !== undefined) toInt(values.shardSize, 'shardSize', 1);
     return undefined;

@@ -52,6 +52,7 @@ async function serve(opts: WorkerOptions): Promise<void> {
   const backend = stages.some((name) => MODEL_STAGES.has(name)) ? await selectBackend(opts.backend ?? 'auto') : undefined;
   if (backend) log.info(`backend: ${backend.name} — ${backend.reason}`);
   const signal = workerStopSignal();
+  // Each job brings its producer's pipeline name (train records it); 'queue' names a job without one.
   const env: StageEnvironment = { workers, ...(threads === undefined ? {} : { threads }), ...(backend ? { backend } : {}), log, signal, pipeline: 'queue' };
   const registry = await Promise.all(PIPELINE_STAGES.filter((s) => stages.includes(s.name)).map((stage) => queueStageOf(stage as unknown as Stage<unknown>, env)));
   await runWorker({

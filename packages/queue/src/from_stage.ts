@@ -9,8 +9,8 @@ const NO_ENGINE = 'cpu';
  * Its identity is this build's: the code version of its package, and the engine `env` computes
  * with. Each job runs with `env`, its own log and signal, and the producer's pipeline name.
  */
-export async function queueStageOf<P>(stage: Stage<P>, env: StageEnvironment, packagesDir?: string): Promise<QueueStage<P>> {
-  const code = await codeVersionOf(stage.package, await stage.libraries(), packagesDir);
+export async function queueStageOf<P>(stage: Stage<P>, env: StageEnvironment): Promise<QueueStage<P>> {
+  const code = await codeVersionOf(stage.package, await stage.libraries());
   const jobEnv = (log: Logger, signal: AbortSignal, pipeline?: string): StageEnvironment => ({ ...env, log, signal, pipeline: pipeline ?? env.pipeline });
   const identity = { stage: stage.name, codeVersion: code.version, engine: (params: P) => stage.engine?.(params, env) ?? NO_ENGINE };
   const { shards } = stage;

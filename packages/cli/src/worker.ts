@@ -63,6 +63,7 @@ async function serve(opts: WorkerOptions): Promise<void> {
     registry,
     signal,
     log,
+    redisChecked: true,
     timing: {
       lockDurationMs: opts.lockDurationMs === undefined ? DEFAULT_TIMING.lockDurationMs : toPositive(opts.lockDurationMs, 'lockDurationMs'),
       stalledIntervalMs: opts.stalledIntervalMs === undefined ? DEFAULT_TIMING.stalledIntervalMs : toPositive(opts.stalledIntervalMs, 'stalledIntervalMs'),

@@ -1,4 +1,4 @@
-import { cpSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stopWorkers, useRedisSuite, type WorkerProcess } from '../../queue/test/fixtures.ts';
@@ -22,13 +22,15 @@ describe('the pipeline over the queue (pipeline worker processes, loopback Redis
     const data = copyPhotoSubset(path.join(suite.dir, 'photos-200'), 40);
     const local = path.join(suite.dir, 'features-local');
     const queued = path.join(suite.dir, 'features-queue');
-    const reference = await runPipelineAsync(['features', '--data', data, '--workdir', local, ...FEATURES], suite.dir);
+    // With the cut activations and the pretrained top above the cut, which the merge joins too.
+    const features = [...FEATURES, '--cut', 'default'];
+    const reference = await runPipelineAsync(['features', '--data', data, '--workdir', local, ...features], suite.dir);
     expect(reference.status, reference.output).toBe(0);
     // The same ingest and augment artifacts (same keys), so that only features go to the queue.
     for (const stage of ['ingest', 'augment']) cpSync(path.join(local, 'artifacts', stage), path.join(queued, 'artifacts', stage), { recursive: true });
 
     const [victim, ...survivors] = await startWorkers(3, queued);
-    const producer = spawnPipeline(['features', '--data', data, '--workdir', queued, ...FEATURES, '--queue', suite.redis.url, '--shard-size', '32'], suite.dir);
+    const producer = spawnPipeline(['features', '--data', data, '--workdir', queued, ...features, '--queue', suite.redis.url, '--shard-size', '32'], suite.dir);
     const started = await victim!.waitFor(/^started features shard/, 120_000);
     victim!.child.kill('SIGKILL');
     const shard = /shard (\d+) /.exec(started)![1];
@@ -37,6 +39,7 @@ describe('the pipeline over the queue (pipeline worker processes, loopback Redis
     expect(producer.output()).toMatch(/queued \d+ shards/);
 
     expectSameDataFiles(artifactDir(queued, 'features'), artifactDir(local, 'features'));
+    expect(existsSync(path.join(artifactDir(queued, 'features'), 'cut', 'top', 'model.json'))).toBe(true);
     const survivorLog = survivors.map((w) => w.output()).join('\n');
     expect(victim!.output()).not.toMatch(new RegExp(`^done features shard ${shard} `, 'm'));
     expect(survivorLog).toMatch(new RegExp(`^started features shard ${shard} `, 'm'));

@@ -31,8 +31,8 @@ export const featuresShards: StageShards<FeaturesStepParams> = {
       await Promise.all(files.map((file) => file.reader.close()));
     }
   },
-  async produce({ dir, params, inputs, env, range }) {
-    const result = await produceFeaturesStep(dir, inputs.augment!, params, env, range);
+  async produce({ dir, params, inputs, env, range, reportRows }) {
+    const result = await produceFeaturesStep(dir, inputs.augment!, params, env, { batches: range, onBatches: reportRows });
     await writeFile(path.join(dir, SHARD_RESULT_FILE), JSON.stringify(result));
   },
   async merge({ dir, shardDirs }) {

@@ -65,6 +65,8 @@ export interface FeaturesStageOptions {
    * shard of the queue's); default: all. Features write one output batch per input batch.
    */
   batches?: { start: number; end: number };
+  /** Called with the batches written so far, after each (a queue shard reports them to its producer). */
+  onBatches?: (done: number) => void;
 }
 
 const SPLITS = ['train', 'validation', 'test'] as const;
@@ -274,6 +276,7 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
           }
           rows += batch.numRows;
           progress.tick();
+          options.onBatches?.(index + 1);
         },
       );
       for (const sink of allSinks) await sink.close();

@@ -2,8 +2,14 @@ import { UserError, type StageEnvironment, type StageResult } from '@flowers/cor
 import type { FeaturesStepParams } from './definition.ts';
 import { produceFeatures, type FeaturesStageOptions } from './stage.ts';
 
-/** produceFeatures for a pipeline step, on the process's engine, which must be the step's: all batches, or a shard's. */
-export function produceFeaturesStep(dir: string, augmentDir: string, params: FeaturesStepParams, env: StageEnvironment, batches?: FeaturesStageOptions['batches']): Promise<StageResult> {
+/** produceFeatures for a pipeline step, on the process's engine, which must be the step's: all batches, or a shard's range. */
+export function produceFeaturesStep(
+  dir: string,
+  augmentDir: string,
+  params: FeaturesStepParams,
+  env: StageEnvironment,
+  shard?: Pick<FeaturesStageOptions, 'batches' | 'onBatches'>,
+): Promise<StageResult> {
   const { backend } = env;
   if (backend?.name !== params.engine) throw new UserError(`features: these features are for the ${params.engine} engine, but this process runs ${backend?.name ?? 'none'}`);
   const { weightsSha256: _digest, engine: _engine, ...stageParams } = params;
@@ -12,6 +18,6 @@ export function produceFeaturesStep(dir: string, augmentDir: string, params: Fea
     ...(env.threads === undefined ? {} : { threads: env.threads }),
     backend,
     log: env.log,
-    ...(batches ? { batches } : {}),
+    ...shard,
   });
 }

@@ -31,6 +31,21 @@ const PREVIEW_COLUMNS = 4;
 /** Rows per record batch: big enough for fast I/O, small enough to keep memory flat. */
 const IMAGES_PER_BATCH = 32;
 
+/** Rows in each full record batch of a split's pixel file: a batch holds whole photos with all their views. */
+export function pixelBatchRows(split: SplitName, views: number): number {
+  return IMAGES_PER_BATCH * (split === 'train' ? 1 + views : 1);
+}
+
+/** The images augment skipped, and why. */
+export interface SkippedImage {
+  path: string;
+  reason: string;
+}
+
+export function writeAugmentReport(outDir: string, skipped: readonly SkippedImage[]): Promise<void> {
+  return writeFile(path.join(outDir, AUGMENT_REPORT_FILE), `${JSON.stringify({ skipped }, null, 2)}\n`);
+}
+
 /** Rows of one split, gathered until a record batch is full. */
 class BatchBuffer {
   private rows: ImageRow[] = [];
@@ -70,24 +85,27 @@ export async function produceAugment(
   outDir: string,
   splitArrowPath: string,
   params: AugmentStageParams,
-  options: { workers: number; log: Logger },
+  options: { workers: number; log: Logger; rows?: { start: number; end: number } },
 ): Promise<StageResult> {
   validateAugmentParams(params.augment, params.size);
   const split: SplitFile = await readSplitFile(splitArrowPath);
   const imageBytes = params.size * params.size * 3;
-  const trainImages = split.rows.filter((r) => r.split === 'train').length;
-  await ensureFreeSpace(outDir, imageBytes * (split.rows.length + trainImages * params.views), 'the augmented pixel files');
+  // Only a range of split.arrow's rows (one shard of the queue's), or all of them.
+  const first = options.rows?.start ?? 0;
+  const rows = split.rows.slice(first, options.rows?.end ?? split.rows.length);
+  const trainImages = rows.filter((r) => r.split === 'train').length;
+  await ensureFreeSpace(outDir, imageBytes * (rows.length + trainImages * params.views), 'the augmented pixel files');
 
   const meta = { size: params.size, classes: split.classes, views: params.views, augment: params.augment, seed: params.seed, dataDir: split.dataDir };
   const sinks = Object.fromEntries(SPLITS.map((s) => [s, createPixelWriter(outDir, s, meta)])) as Record<SplitName, ImageRowsWriter>;
   const buffers = Object.fromEntries(SPLITS.map((s) => [s, new BatchBuffer(sinks[s], imageBytes)])) as Record<SplitName, BatchBuffer>;
   // The first training image that decodes, as the pool produced it: the preview's tiles.
   let preview: { path: string; tiles: Uint8Array[] } | undefined;
-  const skipped: Array<{ path: string; reason: string }> = [];
+  const skipped: SkippedImage[] = [];
   const pool = createPool(new URL('./augment_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2 });
-  const progress = startProgress('augment: decoding images', split.rows.length, 'img');
+  const progress = startProgress('augment: decoding images', rows.length, 'img');
   const started = performance.now();
-  const tasks: AugmentTask[] = split.rows.map((row) => ({
+  const tasks: AugmentTask[] = rows.map((row) => ({
     path: path.join(split.dataDir, row.path),
     sha256: row.sha256,
     size: params.size,
@@ -103,18 +121,18 @@ export async function produceAugment(
       (task) => pool.run(task) as Promise<AugmentWireResult>,
       (wire, index) => {
         progress.tick();
-        const row = split.rows[index]!;
+        const row = rows[index]!;
         const result = decodeAugmentResult(wire, tasks[index]!);
         if (!result.ok) {
           skipped.push({ path: row.path, reason: result.reason });
           return;
         }
         const buffer = buffers[row.split];
-        const identity = { rowId: index, path: row.path, sha256: row.sha256, labelIndex: row.labelIndex, split: row.split };
+        const identity = { rowId: first + index, path: row.path, sha256: row.sha256, labelIndex: row.labelIndex, split: row.split };
         buffer.add({ ...identity, view: 0 }, result.plain);
         result.views.forEach((view, v) => buffer.add({ ...identity, view: v + 1 }, view));
         if (preview === undefined && row.split === 'train') preview = { path: row.path, tiles: [result.plain, ...result.views.slice(0, PREVIEW_VIEWS)] };
-        if (buffer.size >= IMAGES_PER_BATCH * (row.split === 'train' ? 1 + params.views : 1)) buffer.flush();
+        if (buffer.size >= pixelBatchRows(row.split, params.views)) buffer.flush();
       },
     );
     for (const s of SPLITS) {
@@ -130,11 +148,11 @@ export async function produceAugment(
   }
   const seconds = (performance.now() - started) / 1000;
   if (skipped.length) options.log.warn(`augment skipped ${skipped.length} image(s) (see ${AUGMENT_REPORT_FILE}): ${skipped[0]!.reason}`);
-  await writeFile(path.join(outDir, AUGMENT_REPORT_FILE), `${JSON.stringify({ skipped }, null, 2)}\n`);
+  await writeAugmentReport(outDir, skipped);
   if (preview) await writeFile(path.join(outDir, AUGMENT_PREVIEW_FILE), await renderPreviewGrid(preview.tiles, params.size, PREVIEW_COLUMNS));
   return {
     rows: Object.fromEntries(SPLITS.map((s) => [s, sinks[s].rows])),
-    timings: { decode_augment_s: Math.round(seconds * 1000) / 1000, images_per_s: Math.round((split.rows.length / seconds) * 10) / 10 },
+    timings: { decode_augment_s: Math.round(seconds * 1000) / 1000, images_per_s: Math.round((rows.length / seconds) * 10) / 10 },
     extra: { skipped: skipped.length, previewImage: preview?.path },
   };
 }

@@ -1,6 +1,6 @@
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { clearStaleLock, listRuns, type Workspace } from '@flowers/core';
+import { clearStaleLock, listRuns, livePartialWriters, partialWritersRoot, type Workspace } from '@flowers/core';
 
 async function sizeOf(target: string): Promise<number> {
   const info = await stat(target).catch(() => undefined);
@@ -72,5 +72,21 @@ export async function collectGarbage(workspace: Workspace): Promise<{ removed: s
       }
     }
   }
+  await removeIdleWriterDirs(workspace);
   return { removed, kept, bytes };
+}
+
+/**
+ * Removes `writers/<stage>/<key>/` folders left with no live lease (their stale ones removed).
+ * rmdir removes only an empty folder; a queue worker whose lease loses the race with it fails
+ * that shard attempt, which BullMQ retries.
+ */
+async function removeIdleWriterDirs(workspace: Workspace): Promise<void> {
+  const writersDir = partialWritersRoot(workspace);
+  for (const stage of await readdir(writersDir).catch(() => [] as string[])) {
+    for (const key of await readdir(path.join(writersDir, stage)).catch(() => [] as string[])) {
+      if (!(await livePartialWriters(workspace, stage, key)).length) await rmdir(path.join(writersDir, stage, key)).catch(() => undefined);
+    }
+    await rmdir(path.join(writersDir, stage)).catch(() => undefined);
+  }
 }

@@ -23,6 +23,8 @@ import { loadClassifier } from './inference.ts';
 import { callerCwd, readConfigFile, resolvePath } from './context.ts';
 import { collectGarbage } from './gc.ts';
 import { formatInspectSummary, inspectArrowFile } from './inspect.ts';
+import { addQueueOptions, queueExecutorFrom } from './queue_options.ts';
+import { addWorkerCommand } from './worker.ts';
 import { addAugmentOptions, addCommonOptions, addFeaturesOptions, addIngestOptions, addTrainOptions, backendOption, layerOptions } from './options.ts';
 
 const program = new Command('pipeline')
@@ -82,9 +84,10 @@ function specOptions(prepared: Prepared, through: StageName) {
 /** ingest, augment and features: the stages up to the command's own, then what it made. */
 async function stageAction(command: Command, through: StageName): Promise<void> {
   const prepared = await prepare(command, await configOf(command), {});
+  const executor = await queueExecutorFrom(prepared.values, log);
   const spec = await resolvePipelineSpec(prepared.values, specOptions(prepared, through));
   try {
-    const artifacts = await runStages(spec, { workspace: prepared.workspace, log, signal: interruptSignal(), force: prepared.force, verify: Boolean(prepared.values.verify) });
+    const artifacts = await runStages(spec, { workspace: prepared.workspace, log, signal: interruptSignal(), force: prepared.force, verify: Boolean(prepared.values.verify), ...(executor ? { executor } : {}) });
     const artifact = artifacts[through]!;
     if (through === 'ingest') process.stdout.write(`${String(artifact.manifest.extra?.table ?? '')}\n`);
     else process.stdout.write(`${JSON.stringify(artifact.manifest.rows)}\n`);
@@ -99,16 +102,16 @@ async function stageAction(command: Command, through: StageName): Promise<void> 
   }
 }
 
-addIngestOptions(addCommonOptions(program.command('ingest')))
+addQueueOptions(addIngestOptions(addCommonOptions(program.command('ingest'))))
   .description('scan, validate, de-duplicate and split a dataset into split.arrow')
   .action((_opts, command: Command) => stageAction(command, 'ingest'));
 
-addAugmentOptions(addIngestOptions(addCommonOptions(program.command('augment'))))
+addQueueOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('augment')))))
   .description('decode and resize every image, with Keras-style augmented views of training images, into Arrow pixel files')
   .option('--preview <file>', 'also write a PNG grid of one training image and its augmented views')
   .action((_opts, command: Command) => stageAction(command, 'augment'));
 
-addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('features')))))
+addQueueOptions(addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('features'))))))
   .description('run a pretrained convolutional base over the pixel files and write its features as Arrow files')
   .action((_opts, command: Command) => stageAction(command, 'features'));
 
@@ -156,6 +159,7 @@ async function experimentAction(command: Command, report: boolean): Promise<void
   const runs: RunRecord[] = [];
   for (const name of names) {
     const prepared = await prepare(command, config, experimentPreset(name));
+    const executor = await queueExecutorFrom(prepared.values, log);
     const spec = await resolvePipelineSpec(prepared.values, specOptions(prepared, 'train'));
     const given = prepared.values.run === undefined ? undefined : String(prepared.values.run);
     const runName = names.length > 1 ? `${given ?? 'compare'}-${name}` : given;
@@ -166,6 +170,7 @@ async function experimentAction(command: Command, report: boolean): Promise<void
       force: prepared.force,
       verify: Boolean(prepared.values.verify),
       resume: Boolean(prepared.values.resume),
+      ...(executor ? { executor } : {}),
       report,
       ...(runName === undefined ? {} : { runName }),
     });
@@ -180,11 +185,11 @@ async function experimentAction(command: Command, report: boolean): Promise<void
   }
 }
 
-addExperimentOption(addTrainOptions(addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('train')))))), false)
+addExperimentOption(addQueueOptions(addTrainOptions(addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('train'))))))), false)
   .description('train the experiment\'s model on cached artifacts (earlier stages run first if they are not cached) and record the run')
   .action((_opts, command: Command) => experimentAction(command, false));
 
-addExperimentOption(addTrainOptions(addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('all')))))), true)
+addExperimentOption(addQueueOptions(addTrainOptions(addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('all'))))))), true)
   .description('every stage the experiment needs, in order, reusing what is cached, then its report')
   .option('--dry-run', 'print the plan (as `status`) and run nothing')
   .action((_opts, command: Command) => experimentAction(command, true));
@@ -192,6 +197,8 @@ addExperimentOption(addTrainOptions(addFeaturesOptions(addAugmentOptions(addInge
 addExperimentOption(addTrainOptions(addFeaturesOptions(addAugmentOptions(addIngestOptions(addCommonOptions(program.command('status')))))), true)
   .description("the experiment's plan: each stage's artifact, up to date or to build and why (params, code or an input changed); runs nothing")
   .action((_opts, command: Command) => statusAction(command));
+
+addWorkerCommand(program);
 
 program
   .command('report')

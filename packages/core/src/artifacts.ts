@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalJson, sha256File, sha256Hex } from './hash.ts';
-import { InterruptedError } from './errors.ts';
+import { InterruptedError, UserError } from './errors.ts';
 import { runStageInterruptibly, stopIfInterrupted } from './interrupt.ts';
 import { acquireLock, acquireReaderLease, liveReaders, tryAcquireLock, type Lock } from './lock.ts';
 import type { Logger } from './log.ts';
@@ -250,7 +250,12 @@ async function reuseOrProduce(
     }
     const partial = workspace.partialDir(spec.stage, key);
     const resuming = Boolean(options.resume) && (await stat(partial).then(() => true, () => false));
-    if (!resuming) await rm(partial, { recursive: true, force: true });
+    if (!resuming) {
+      // Queue workers write shards into it without the key's lock: clearing it would lose their work.
+      const writers = await livePartialWriters(workspace, spec.stage, key);
+      if (writers.length) throw new UserError(`${spec.stage} ${key}: queue workers are writing its shards (${writers.join(', ')}); rerun with --queue to join them, or once they are done`);
+      await rm(partial, { recursive: true, force: true });
+    }
     await mkdir(partial, { recursive: true });
     const started = performance.now();
     let result: StageResult;

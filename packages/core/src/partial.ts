@@ -58,9 +58,13 @@ export async function commitArtifactDir(
   return manifest;
 }
 
-/** Where the leases of the processes writing into a key's partial directory live (outside `artifacts/`). */
+/** Where the leases of the processes writing into partial directories live: `writers/<stage>/<key>/` (outside `artifacts/`). */
+export function partialWritersRoot(workspace: Workspace): string {
+  return path.join(workspace.root, 'writers');
+}
+
 function partialWritersDir(workspace: Workspace, stage: string, key: string): string {
-  return path.join(workspace.root, 'writers', stage, key);
+  return path.join(partialWritersRoot(workspace), stage, key);
 }
 
 /**

@@ -32,9 +32,37 @@ export interface PlanOptions {
   packagesDir?: string;
 }
 
+/** A stage the planner has keyed, for an executor to build (or to find already built). */
+export interface StageBuild<P = unknown> {
+  workspace: Workspace;
+  step: PipelineStep<P>;
+  /** The planner's spec: its key is the artifact's. */
+  spec: StageSpec;
+  inputs: Record<string, Artifact>;
+  env: StageEnvironment;
+  /** Build it even if its artifact exists (--force, damaged, stale). */
+  replace: boolean;
+  /** Continue an interrupted attempt (`--resume`, resumable stages only). */
+  resume: boolean;
+}
+
+/** Where a stage's work runs: in this process (runLocally), or on a queue's workers. Returns the artifact, leased to this process. */
+export type StageExecutor = (build: StageBuild) => Promise<Artifact>;
+
+/** The embedded default: the stage's producer in this process, under runStage's lock and partial directory. */
+export const runLocally: StageExecutor = ({ workspace, step, spec, inputs, env, replace, resume }) =>
+  runStage(
+    workspace,
+    spec,
+    (context) => step.stage.produce({ ...context, params: step.params, inputs, keyInputs: spec.inputs, env, resumeRequested: resume && !context.resuming }),
+    { log: env.log, force: replace, resume },
+  );
+
 export interface RunPipelineOptions extends PlanOptions {
   /** Stages whose interrupted attempt to continue from (`--resume`), among the resumable ones. */
   resume?: boolean;
+  /** Where each stage to build runs (default: runLocally). */
+  executor?: StageExecutor;
 }
 
 /** `pipeline.lock`: per pipeline, what each stage was last built from, as DVC's dvc.lock. */
@@ -168,13 +196,9 @@ export async function runPipeline(
     const inputs = Object.fromEntries(stage.reads(params).map((name) => [name, artifacts[name]!]));
     const decision = await decide(workspace, step, inputs, lock[stage.name], options);
     if (!decision.cached) env.log.info(`${stage.name} ${decision.key}: ${decision.reasons.join('; ')}`);
-    const resume = Boolean(options.resume && stage.resumable);
-    const artifact = await runStage(
-      workspace,
-      decision.spec,
-      (context) => stage.produce({ ...context, params, inputs, keyInputs: decision.spec.inputs, env, resumeRequested: resume && !context.resuming }),
-      { log: env.log, force: decision.replace ?? false, resume },
-    );
+    // A cached artifact is only leased, here; what is to be built goes to the executor.
+    const execute = decision.cached ? runLocally : (options.executor ?? runLocally);
+    const artifact = await execute({ workspace, step, spec: decision.spec, inputs, env, replace: decision.replace ?? false, resume: Boolean(options.resume && stage.resumable) });
     await lockStage(workspace, pipeline, artifact.manifest);
     artifacts[stage.name] = artifact;
   }

@@ -57,5 +57,50 @@ export interface Stage<P> {
   rebuildReason?(artifact: Artifact): string | undefined;
   /** Whether an interrupted attempt's files can be continued from (`--resume`). */
   readonly resumable?: boolean;
+  /**
+   * The engine this process computes these params on (e.g. `onnx-cpu`), for a queue worker to
+   * refuse jobs another engine would compute differently (default: `cpu`, for stages whose numbers
+   * no engine choice changes).
+   */
+  engine?(params: P, env: StageEnvironment): string;
+  /** How the stage splits into shard jobs on the queue; a stage without it runs as one job. */
+  readonly shards?: StageShards<P>;
   produce(run: StageRun<P>): Promise<StageResult>;
+}
+
+/** Rows `[start, end)` of a stage's input (in the unit the stage's shards count): one shard job. */
+export interface ShardRange {
+  index: number;
+  start: number;
+  end: number;
+  /** What start and end count, for logs and the progress bar (default: rows). */
+  unit?: string;
+}
+
+/** A shard as logs name it: `shard 3 (rows 768-1024)`. */
+export function describeShard(range: ShardRange): string {
+  return `shard ${range.index} (${range.unit ?? 'rows'} ${range.start}-${range.end})`;
+}
+
+/** What every shard step runs with: its params, its inputs' directories and their keys. */
+export interface ShardJob<P> {
+  params: P;
+  /** Upstream stage (or raw input) name -> its directory on this machine. */
+  inputs: Readonly<Record<string, string>>;
+  /** Input name -> the key (or fingerprint) the job's artifact key was computed from. */
+  keyInputs: Readonly<Record<string, string>>;
+  env: StageEnvironment;
+}
+
+/**
+ * An embarrassingly parallel stage, split into ranges of its input that any machine can produce,
+ * then merged in order into files equal, byte for byte, to what `produce` writes in one process.
+ */
+export interface StageShards<P> {
+  /** Splits the input into ranges of about `shardSize` rows, keeping a local run's batch composition. */
+  plan(job: ShardJob<P>, shardSize: number): Promise<ShardRange[]>;
+  /** Writes one range's outputs into `dir`; `reportRows` says how much of the range is done. */
+  produce(job: ShardJob<P> & { dir: string; range: ShardRange; reportRows(done: number): void }): Promise<void>;
+  /** Writes the artifact's files into `dir` from every shard's directory, in shard order. */
+  merge(job: ShardJob<P> & { dir: string; shardDirs: readonly string[] }): Promise<StageResult>;
 }

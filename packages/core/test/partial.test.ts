@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acquirePartialWriterLease, commitArtifactDir, isArtifact, livePartialWriters, stageKey, Workspace, type StageSpec } from '../src/index.ts';
+import { acquirePartialWriterLease, commitArtifactDir, isArtifact, livePartialWriters, memoryLogger, runStage, stageKey, UserError, Workspace, type StageSpec } from '../src/index.ts';
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'core-partial-'));
 const spec: StageSpec = { stage: 'demo', codeVersion: 'v1', params: { a: 1 }, inputs: { data: 'abc' } };
@@ -33,5 +33,25 @@ describe('partial writer leases', () => {
     const removal = await workspace.lockForRemoval('demo', 'k1');
     expect(removal).toMatchObject({ readers: [] });
     if ('release' in removal) await removal.release();
+  });
+
+  it('keep a local runStage of the same key from clearing the shards they write', async () => {
+    const workspace = new Workspace(tmp());
+    const key = stageKey(spec);
+    const shard = path.join(workspace.partialDir('demo', key), 'shards', '0');
+    mkdirSync(shard, { recursive: true });
+    writeFileSync(path.join(shard, 'out.txt'), 'written by a queue worker');
+    const lease = await acquirePartialWriterLease(workspace, 'demo', key);
+    const produce = async ({ dir }: { dir: string }) => {
+      writeFileSync(path.join(dir, 'out.txt'), 'local');
+      return {};
+    };
+    const run = runStage(workspace, spec, produce, { log: memoryLogger() });
+    await expect(run).rejects.toThrow(UserError);
+    await expect(run).rejects.toThrow(/queue workers are writing its shards \(process \d+\)/);
+    expect(readdirSync(shard)).toEqual(['out.txt']);
+    await lease.release();
+    const artifact = await runStage(workspace, spec, produce, { log: memoryLogger() });
+    expect(readdirSync(artifact.dir).sort()).toEqual(['manifest.json', 'out.txt']);
   });
 });

@@ -1,7 +1,9 @@
-import { UserError, type Stage } from '@flowers/core';
+import type { Stage } from '@flowers/core';
 import { featuresLibraries } from './code_version.ts';
 import { CUT_DIR, FEATURE_FILES, FEATURE_INDEX_FILES } from '@flowers/core/contracts';
-import { produceFeatures, type FeaturesStageParams } from './stage.ts';
+import { featuresShards } from './shards.ts';
+import type { FeaturesStageParams } from './stage.ts';
+import { produceFeaturesStep } from './step.ts';
 import type { SettledWeights } from './weights/resolve.ts';
 
 /** The features stage's params as the pipeline spec settles them: weights checked, engine chosen. */
@@ -24,16 +26,7 @@ export const featuresStage: Stage<FeaturesStepParams> = {
   // The weights are known by their digest, never by how they were named; ONNX Runtime's thread
   // count is not in the key: its features are bit-identical for any count (tested).
   keyParams: ({ weights, weightsSha256, ...params }) => ({ ...params, weights: { sha256: weightsSha256, pixelScaling: weights.pixelScaling } }),
-  produce({ dir, params, inputs, env }) {
-    const { backend } = env;
-    if (backend?.name !== params.engine) throw new UserError(`features: these features are for the ${params.engine} engine, but this process runs ${backend?.name ?? 'none'}`);
-    const { weightsSha256: _digest, engine: _engine, ...stageParams } = params;
-    return produceFeatures(dir, inputs.augment!.dir, stageParams, {
-      workers: env.workers,
-      ...(env.threads === undefined ? {} : { threads: env.threads }),
-      ...(env.onnxSessions === undefined ? {} : { onnxSessions: env.onnxSessions }),
-      backend,
-      log: env.log,
-    });
-  },
+  engine: (_params, env) => env.backend?.name ?? 'none',
+  shards: featuresShards,
+  produce: ({ dir, params, inputs, env }) => produceFeaturesStep(dir, inputs.augment!.dir, params, env),
 };

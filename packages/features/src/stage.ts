@@ -48,6 +48,13 @@ export interface FeaturesStageOptions {
   log: Logger;
   /** Where downloaded weights are kept (default: see defaultCacheDir). */
   cacheDir?: string;
+  /**
+   * Only these record batches `[start, end)`, counted across the pixel files in split order (one
+   * shard of the queue's); default: all. Features write one output batch per input batch.
+   */
+  batches?: { start: number; end: number };
+  /** Called with the batches written so far, after each (a queue shard reports them to its producer). */
+  onBatches?: (done: number) => void;
 }
 
 interface PixelInput {
@@ -63,7 +70,7 @@ function validateParams(params: FeaturesStageParams): void {
 }
 
 /** Opens the three pixel files (checking they are what the augment stage writes); returns their image size. */
-async function openPixelFiles(augmentDir: string): Promise<{ inputs: PixelInput[]; size: number }> {
+export async function openPixelFiles(augmentDir: string): Promise<{ inputs: PixelInput[]; size: number }> {
   const inputs: PixelInput[] = [];
   try {
     let size: number | undefined;
@@ -188,7 +195,8 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
 
     const workerData: FeaturesWorkerData = { engine };
     const pool = createPool(new URL('./features_worker.ts', import.meta.url), workers, { workerData });
-    const items = inputs.flatMap((input) => Array.from({ length: input.pixels.arrow.numBatches }, (_, index) => ({ input, index })));
+    const allItems = inputs.flatMap((input) => Array.from({ length: input.pixels.arrow.numBatches }, (_, index) => ({ input, index })));
+    const items = options.batches ? allItems.slice(options.batches.start, options.batches.end) : allItems;
     const progress = startProgress(`features: ${params.base} on ${backend.name}`, items.length, 'batches');
     // One reader per file seeks a shared handle: reads must not overlap.
     let reading: Promise<unknown> = Promise.resolve();
@@ -216,6 +224,7 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
           cutSinks?.[split].writeCarried(batch, output.cut!);
           rows += batch.numRows;
           progress.tick();
+          options.onBatches?.(index + 1);
         },
       );
       for (const sink of allSinks) await sink.close();

@@ -3,6 +3,8 @@ import { UserError, type Stage } from '@flowers/core';
 import { CLASSES_FILE, INGEST_REPORT_FILE, SPLIT_FILE } from '@flowers/core/contracts';
 import { produceIngest, unreadableFileCount, type IngestParams } from './ingest.ts';
 import { datasetFingerprint, scanDataset } from './scan.ts';
+import { scanUnchanged } from './scan_unchanged.ts';
+import { ingestShards, withSplitTable } from './shards.ts';
 
 /** Scans, validates, de-duplicates and splits a dataset folder into split.arrow. */
 export const ingestStage: Stage<IngestParams> = {
@@ -17,10 +19,9 @@ export const ingestStage: Stage<IngestParams> = {
     const unreadable = unreadableFileCount(artifact.manifest);
     return unreadable ? `it could not read ${unreadable} file(s) last time: reading them again` : undefined;
   },
+  shards: ingestShards,
   async produce({ dir, params, env, keyInputs }) {
-    const dataset = await scanDataset(params.dataDir);
-    if (datasetFingerprint(dataset) !== keyInputs.data) throw new UserError(`the dataset ${params.dataDir} changed while the pipeline started: run it again`);
-    const result = await produceIngest(dir, dataset, params, { workers: env.workers, log: env.log });
-    return { ...result, extra: { ...result.extra, table: result.table } };
+    const dataset = await scanUnchanged(params.dataDir, keyInputs.data);
+    return withSplitTable(await produceIngest(dir, dataset, params, { workers: env.workers, log: env.log }));
   },
 };

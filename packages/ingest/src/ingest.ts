@@ -26,13 +26,26 @@ export async function produceIngest(
   params: IngestParams,
   options: { workers: number; log: Logger },
 ): Promise<StageResult & { table: string; report: IngestReport }> {
-  const { log } = options;
+  return finishIngest(outDir, dataset, await validateFiles(dataset, dataset.files, params, options), params, options.log);
+}
+
+/** What validating scanned files found, in their order: the images that decode, the files skipped and why. */
+export interface Validation {
+  valid: ValidImage[];
+  skipped: IngestReport['skipped'];
+  /** Files skipped because reading them failed (see unreadableFileCount). */
+  unreadable: number;
+  seconds: number;
+}
+
+/** Ingest's expensive step, on a worker pool: decodes and hashes each of `files` (all of the dataset's, or a shard's). */
+export async function validateFiles(dataset: ScannedDataset, files: readonly ScannedFile[], params: IngestParams, options: { workers: number }): Promise<Validation> {
   const started = performance.now();
   const pool = createPool(new URL('./validate_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2 });
   const valid: ValidImage[] = [];
-  const skipped: IngestReport['skipped'] = [...dataset.ignored];
+  const skipped: IngestReport['skipped'] = [];
   let unreadable = 0;
-  const progress = startProgress('ingest: validating images', dataset.files.length, 'img');
+  const progress = startProgress('ingest: validating images', files.length, 'img');
   // Redraws the line while one slow image holds up every tick, so a stall does not look like a hang.
   const heartbeat = setInterval(() => progress.tick(0), 1000);
   const task = (file: ScannedFile): ValidateTask => ({
@@ -42,11 +55,11 @@ export async function produceIngest(
   });
   try {
     await mapOrdered(
-      dataset.files,
+      files,
       options.workers * 4,
       (file) => pool.run(task(file)) as Promise<ValidateResult>,
       (result, index) => {
-        const file = dataset.files[index]!;
+        const file = files[index]!;
         progress.tick();
         if (result.ok) {
           valid.push({ path: file.path, label: file.label, sha256: result.sha256, width: result.width, height: result.height, channels: result.channels, ...(file.givenSplit ? { givenSplit: file.givenSplit } : {}) });
@@ -61,7 +74,19 @@ export async function produceIngest(
     progress.done();
     await pool.destroy();
   }
-  const validateSeconds = (performance.now() - started) / 1000;
+  return { valid, skipped, unreadable, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Ingest's last step, from the validation of every scanned file: drops duplicates, splits and writes the artifact's files. */
+export async function finishIngest(
+  outDir: string,
+  dataset: ScannedDataset,
+  validation: Validation,
+  params: IngestParams,
+  log: Logger,
+): Promise<StageResult & { table: string; report: IngestReport }> {
+  const { valid, unreadable, seconds: validateSeconds } = validation;
+  const skipped = [...dataset.ignored, ...validation.skipped];
   const { unique, duplicates } = dropDuplicates(valid);
   for (const label of dataset.classes) {
     if (!unique.some((image) => image.label === label)) {

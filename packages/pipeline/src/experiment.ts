@@ -11,6 +11,7 @@ import {
   type PlannedStage,
   type RunRecord,
   type StageEnvironment,
+  type StageExecutor,
   type Workspace,
 } from '@flowers/core';
 import { HISTORY_FILE, METRICS_FILE, readHistory, readMetrics } from '@flowers/core/contracts';
@@ -29,6 +30,8 @@ export interface PipelineRunOptions {
   verify?: boolean;
   /** Continue an interrupted training from its last checkpoint. */
   resume?: boolean;
+  /** Where the stages to build run (default: in this process; queueExecutor: on a queue's workers). */
+  executor?: StageExecutor;
 }
 
 function environment(spec: PipelineSpec, options: PipelineRunOptions): StageEnvironment {
@@ -62,6 +65,7 @@ export function runStages(spec: PipelineSpec, options: PipelineRunOptions): Prom
       ...(options.force ? { force: options.force } : {}),
       ...(options.verify ? { verify: true } : {}),
       ...(options.resume ? { resume: true } : {}),
+      ...(options.executor ? { executor: options.executor } : {}),
     }),
   );
 }

@@ -215,6 +215,9 @@ export async function resolvePipelineSpec(values: OptionValues, options: Resolve
   };
 }
 
+/** Every stage a pipeline may run, in order: what a queue worker can serve. */
+export const PIPELINE_STAGES = [ingestStage, augmentStage, featuresStage, trainStage] as const;
+
 /** The spec's stages in order, each with its params. */
 export function pipelineSteps(spec: PipelineSpec): PipelineStep[] {
   const steps: PipelineStep[] = [

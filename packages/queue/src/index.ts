@@ -3,6 +3,8 @@ export { checkRedis } from './redis_check.ts';
 export { queuePrefix } from './names.ts';
 export { submitStage, DEFAULT_SHARD_SIZE, type SubmitOptions } from './producer.ts';
 export { runWorker, type RunWorkerOptions } from './worker.ts';
+export { queueStageOf } from './from_stage.ts';
+export { workerStopSignal } from './stop_signal.ts';
 export { DEFAULT_TIMING, type QueueTiming } from './timing.ts';
 export type { StageJobData, ShardJobData, MergeJobData } from './jobs.ts';
 export type {

@@ -1,4 +1,5 @@
 import type { JobsOptions } from 'bullmq';
+import type { StageSpec } from '@flowers/core';
 import type { InputRef, ShardRange } from './stage.ts';
 
 /** BullMQ job names: what a worker does with a job of a stage's queue. */
@@ -17,6 +18,13 @@ export interface StageJobData {
   inputs: Record<string, InputRef>;
   codeVersion: string;
   engine: string;
+  /** What the key hashes when it is not the params and the inputs' keys as they are (the planner's spec). */
+  keyParams?: unknown;
+  keyInputs?: Record<string, string>;
+  /** What the code version is made of, for the manifest (see CodeVersion). */
+  code?: StageSpec['code'];
+  /** The pipeline (experiment) the producer runs it for, recorded in what some stages write. */
+  pipeline?: string;
 }
 
 export interface ShardJobData extends StageJobData {

@@ -1,5 +1,5 @@
 import { Queue, QueueEvents } from 'bullmq';
-import { UserError, acquireLock, isArtifact, acquirePartialWriterLease, stageKey, type Artifact, type Logger, type Workspace } from '@flowers/core';
+import { UserError, acquireLock, describeShard, isArtifact, acquirePartialWriterLease, stageKey, type Artifact, type Logger, type StageSpec, type Workspace } from '@flowers/core';
 import { cancelPending } from './cancel.ts';
 import { parseQueueUrl, redisOptions } from './connection.ts';
 import { reportConnectionErrors } from './connection_errors.ts';
@@ -8,6 +8,7 @@ import { mergeJobId, queueName, queuePrefix, shardJobId, singleJobId } from './n
 import { trackShardProgress } from './progress.ts';
 import { checkRedis } from './redis_check.ts';
 import { resolveInputs, specOf } from './resolve.ts';
+import type { StageJobData } from './jobs.ts';
 import type { InputRef, QueueStage } from './stage.ts';
 import { JobFailedError, waitForJob, type WaitOptions } from './wait.ts';
 
@@ -21,6 +22,10 @@ export interface SubmitOptions<P> {
   stage: QueueStage<P>;
   params: P;
   inputs: Record<string, InputRef>;
+  /** The planner's spec, when its params and inputs are not the key's as they are (see StageJobData.keyParams). */
+  spec?: Pick<StageSpec, 'params' | 'inputs' | 'code'>;
+  /** The pipeline (experiment) it runs for, passed to the job. */
+  pipeline?: string;
   /** Rows per shard job; the stage rounds it to keep a local run's batches. */
   shardSize?: number;
   log: Logger;
@@ -41,8 +46,16 @@ export async function submitStage<P>(options: SubmitOptions<P>): Promise<Artifac
   const { workspace, stage, log } = options;
   const connection = parseQueueUrl(options.queueUrl, options.env);
   await checkRedis(connection, log);
-  const spec = specOf({ stage: stage.stage, codeVersion: stage.codeVersion, params: options.params, inputs: options.inputs });
-  const key = stageKey(spec);
+  const data: Omit<StageJobData, 'key'> = {
+    stage: stage.stage,
+    params: options.params,
+    inputs: options.inputs,
+    codeVersion: stage.codeVersion,
+    engine: stage.engine(options.params),
+    ...(options.spec ? { keyParams: options.spec.params, keyInputs: options.spec.inputs, ...(options.spec.code ? { code: options.spec.code } : {}) } : {}),
+    ...(options.pipeline === undefined ? {} : { pipeline: options.pipeline }),
+  };
+  const key = stageKey(specOf(data));
   const what = `${stage.stage} ${key}`;
   const underLock = async <T>(work: () => Promise<T>): Promise<T> => {
     const lock = await acquireLock(workspace.lockDir(stage.stage, key), { log, what });
@@ -61,17 +74,18 @@ export async function submitStage<P>(options: SubmitOptions<P>): Promise<Artifac
   const reportError = reportConnectionErrors(log);
   queue.on('error', reportError);
   events.on('error', reportError);
-  // Keeps gc off the partial directory between two shard jobs while this producer waits.
-  const writerLease = await acquirePartialWriterLease(workspace, stage.stage, key);
+  // Keeps gc off the partial directory between two shard jobs while this producer waits (a
+  // single job writes under runStage's lock instead).
+  const writerLease = stage.kind === 'sharded' ? await acquirePartialWriterLease(workspace, stage.stage, key) : undefined;
   try {
     const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
-    const shards = stage.kind === 'sharded' ? await stage.planShards(options.params, await resolveInputs(workspace, options.inputs), shardSize) : [];
+    const shards = stage.kind === 'sharded' ? await stage.planShards(options.params, await resolveInputs(workspace, options.inputs), shardSize, specOf(data).inputs) : [];
     const submission: Submission = {
       queue,
       bullOptions,
       workspace,
       kind: stage.kind,
-      data: { stage: stage.stage, key, params: options.params, inputs: options.inputs, codeVersion: stage.codeVersion, engine: stage.engine },
+      data: { ...data, key },
       shards,
       shardSize,
       jobId: stage.kind === 'sharded' ? mergeJobId(key) : singleJobId(key),
@@ -82,7 +96,7 @@ export async function submitStage<P>(options: SubmitOptions<P>): Promise<Artifac
     const wait: WaitOptions = {
       queue,
       jobId: submission.jobId,
-      childIds: new Map(shards.map((range) => [shardJobId(key, range.index), `shard ${range.index} (rows ${range.start}-${range.end})`])),
+      childIds: new Map(shards.map((range) => [shardJobId(key, range.index), describeShard(range)])),
       what,
       redisName: connection.redacted,
       signal: options.signal,
@@ -98,6 +112,7 @@ export async function submitStage<P>(options: SubmitOptions<P>): Promise<Artifac
         if (!(error instanceof JobFailedError)) throw error;
       });
     }
+    await warnIfUnserved(queue, what, connection.redacted, workspace.root, log);
     await events.waitUntilReady();
     const progress = shards.length ? trackShardProgress(events, `${stage.stage} (queue)`, new Map(shards.map((r) => [shardJobId(key, r.index), r])), options.progressStream) : undefined;
     let succeeded = false;
@@ -114,9 +129,15 @@ export async function submitStage<P>(options: SubmitOptions<P>): Promise<Artifac
     if (!artifact) throw new UserError(`${what}: its job left the queue without an artifact in ${workspace.root} (Redis lost it, or the workdir is not shared); rerun`);
     return artifact;
   } finally {
-    await writerLease.release();
+    await writerLease?.release();
     await Promise.all([events.close(), queue.close()]);
   }
+}
+
+/** A stage queued with no worker to take it would wait in silence. CLIENT LIST may be disabled (managed Redis): then nothing is said. */
+async function warnIfUnserved(queue: Queue, what: string, redisName: string, workdir: string, log: Logger): Promise<void> {
+  if ((await queue.getWorkersCount().catch(() => undefined)) !== 0) return;
+  log.warn(`${what}: no worker serves the ${queue.name} queue yet; waiting for one (pnpm pipeline worker --queue ${redisName} --workdir ${workdir})`);
 }
 
 /** The finished artifact, leased to this process (the caller holds the key's lock, as gc requires), or undefined. */

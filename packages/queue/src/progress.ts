@@ -8,7 +8,7 @@ import type { ShardRange } from './stage.ts';
  */
 export function trackShardProgress(events: QueueEvents, label: string, shards: Map<string, ShardRange>, stream?: NodeJS.WriteStream): { stop(succeeded: boolean): void } {
   const total = [...shards.values()].reduce((sum, r) => sum + (r.end - r.start), 0);
-  const bar = startProgress(label, total, 'rows', stream);
+  const bar = startProgress(label, total, [...shards.values()][0]?.unit ?? 'rows', stream);
   const counted = new Map<string, number>();
   const advance = (jobId: string, rows: number): void => {
     const range = shards.get(jobId);

@@ -1,11 +1,6 @@
-import type { Logger, StageResult } from '@flowers/core';
+import type { Artifact, Logger, ShardRange, StageResult, StageSpec } from '@flowers/core';
 
-/** Rows `[start, end)` of a stage's input: one shard job. */
-export interface ShardRange {
-  index: number;
-  start: number;
-  end: number;
-}
+export type { ShardRange };
 
 /**
  * What a job reads: an upstream artifact (resolved in each worker's own workdir, which may be
@@ -18,11 +13,11 @@ export type InputRef = { stage: string; key: string } | { path: string; key: str
 export type InputDirs = Record<string, string>;
 
 /** What every stage served over the queue declares, so that a worker refuses jobs it would do differently. */
-export interface QueueStageIdentity {
+export interface QueueStageIdentity<P = unknown> {
   stage: string;
   codeVersion: string;
-  /** The engine it computes with (e.g. `onnx-cpu`): another engine's output is not byte-identical. */
-  engine: string;
+  /** The engine this process computes these params with (e.g. `onnx-cpu`): another engine's output is not byte-identical. */
+  engine(params: P): string;
 }
 
 export interface ShardContext<P> {
@@ -30,6 +25,8 @@ export interface ShardContext<P> {
   shardDir: string;
   params: P;
   inputs: InputDirs;
+  /** What the artifact key was computed from besides the params: input name -> key (or fingerprint). */
+  keyInputs: Record<string, string>;
   range: ShardRange;
   log: Logger;
   /** Aborted when the worker must stop at once: stop at the next batch by throwing. */
@@ -45,14 +42,15 @@ export interface MergeContext<P> {
   shardDirs: string[];
   params: P;
   inputs: InputDirs;
+  keyInputs: Record<string, string>;
   log: Logger;
 }
 
 /** An embarrassingly parallel stage: ranges of rows produced by any workers, merged in order. */
-export interface ShardedStage<P = unknown> extends QueueStageIdentity {
+export interface ShardedStage<P = unknown> extends QueueStageIdentity<P> {
   kind: 'sharded';
   /** Splits the input into ranges; sized so that shards keep a local run's batch composition. */
-  planShards(params: P, inputs: InputDirs, shardSize: number): Promise<ShardRange[]>;
+  planShards(params: P, inputs: InputDirs, shardSize: number, keyInputs: Record<string, string>): Promise<ShardRange[]>;
   produceShard(context: ShardContext<P>): Promise<void>;
   merge(context: MergeContext<P>): Promise<StageResult>;
 }
@@ -61,12 +59,18 @@ export interface SingleJobContext<P> {
   dir: string;
   params: P;
   inputs: InputDirs;
+  /** The upstream artifacts, with their manifests (raw inputs have none). */
+  artifacts: Record<string, Artifact>;
+  /** The spec the job's key was computed from. */
+  spec: StageSpec;
+  /** The pipeline (experiment) the producer runs it for. */
+  pipeline?: string;
   log: Logger;
   signal: AbortSignal;
 }
 
 /** A stage that runs as one job (train) on whichever worker serving it takes it. */
-export interface SingleJobStage<P = unknown> extends QueueStageIdentity {
+export interface SingleJobStage<P = unknown> extends QueueStageIdentity<P> {
   kind: 'single';
   produce(context: SingleJobContext<P>): Promise<StageResult>;
 }

@@ -25,6 +25,8 @@ export interface RunWorkerOptions {
   log?: Logger;
   env?: NodeJS.ProcessEnv;
   timing?: QueueTiming;
+  /** The caller has checked Redis (before loading an engine, say): not again, nor its warning. */
+  redisChecked?: boolean;
 }
 
 /** Serves the given stages' queues until `signal` aborts; each job is logged when it starts and ends. */
@@ -36,7 +38,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
     if (!stage) throw new UserError(`--stages: no stage named ${name} (this worker can serve ${options.registry.map((s) => s.stage).join(', ')})`);
     return stage;
   });
-  await checkRedis(connection, log);
+  if (!options.redisChecked) await checkRedis(connection, log);
   const workdir = path.resolve(options.workdir);
   const timing = options.timing ?? DEFAULT_TIMING;
   const reportError = reportConnectionErrors(log);

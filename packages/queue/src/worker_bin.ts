@@ -1,7 +1,8 @@
 /**
  * Starts a worker process: `node --import tsx worker_bin.ts --queue URL --workdir DIR --registry
  * MODULE --stages a,b [--concurrency N] [--lock-duration-ms N --stalled-interval-ms N]`, where
- * MODULE exports `stages: QueueStage[]`. For tests until the CLI's `worker` command takes over.
+ * MODULE exports `stages: QueueStage[]`: the queue's tests, with stages of their own (the
+ * pipeline's stages are served by the CLI's `pipeline worker`).
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { UserError, errorMessage, toInt, toPositive } from '@flowers/core';
 import type { QueueStage } from './stage.ts';
 import { DEFAULT_TIMING } from './timing.ts';
+import { workerStopSignal } from './stop_signal.ts';
 import { runWorker } from './worker.ts';
 
 const { values } = parseArgs({
@@ -23,15 +25,7 @@ const { values } = parseArgs({
   },
 });
 
-const stop = new AbortController();
-let signals = 0;
-const onSignal = (): void => {
-  // The first signal lets running jobs finish; a second leaves them to the other workers' stalled check.
-  if (++signals > 1) process.exit(130);
-  stop.abort();
-};
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
+const signal = workerStopSignal();
 
 try {
   if (!values.queue) throw new UserError('--queue redis://HOST:PORT is required');
@@ -43,7 +37,7 @@ try {
     registry: stages,
     stages: values.stages ? values.stages.split(',') : stages.map((s) => s.stage),
     concurrency: toInt(values.concurrency, 'concurrency', 1),
-    signal: stop.signal,
+    signal,
     timing: {
       lockDurationMs: values['lock-duration-ms'] ? toPositive(values['lock-duration-ms'], 'lock-duration-ms') : DEFAULT_TIMING.lockDurationMs,
       stalledIntervalMs: values['stalled-interval-ms'] ? toPositive(values['stalled-interval-ms'], 'stalled-interval-ms') : DEFAULT_TIMING.stalledIntervalMs,

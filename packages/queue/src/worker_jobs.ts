@@ -7,18 +7,19 @@ import {
   acquireLock,
   acquirePartialWriterLease,
   commitArtifactDir,
+  describeShard,
   runStage,
   type Logger,
 } from '@flowers/core';
 import type { MergeJobData, ShardJobData, ShardJobResult, StageJobData } from './jobs.ts';
-import { checkKey, refuseMismatch, resolveInputs } from './resolve.ts';
+import { checkKey, refuseMismatch, resolveArtifacts, resolveInputs } from './resolve.ts';
 import { shardDone, shardOutputDir, writeShardAtomically } from './shard_output.ts';
 import type { QueueStage, ShardedStage, SingleJobStage } from './stage.ts';
 
-/** What a job reports to the worker's log: the stage, the key and, for a shard, its rows. */
+/** What a job reports to the worker's log: the stage, the key and, for a shard, its range. */
 export function describeJob(job: Job<StageJobData>): string {
   const data = job.data as Partial<ShardJobData> & StageJobData;
-  const what = data.range ? `shard ${data.range.index} (rows ${data.range.start}-${data.range.end})` : job.name;
+  const what = data.range ? describeShard(data.range) : job.name;
   return `${data.stage} ${what} of ${data.key}`;
 }
 
@@ -56,6 +57,7 @@ async function processShard(job: Job<ShardJobData>, stage: ShardedStage, workspa
           shardDir,
           params: job.data.params,
           inputs,
+          keyInputs: checkKey(job.data).inputs,
           range,
           log,
           signal,
@@ -92,7 +94,7 @@ async function processMerge(job: Job<MergeJobData>, stage: ShardedStage, workspa
     const merged = path.join(partial, 'merged');
     await rm(merged, { recursive: true, force: true });
     await mkdir(merged);
-    const result = await stage.merge({ dir: merged, shardDirs, params: job.data.params, inputs, log });
+    const result = await stage.merge({ dir: merged, shardDirs, params: job.data.params, inputs, keyInputs: spec.inputs, log });
     const shardSeconds = Object.values(await job.getChildrenValues<ShardJobResult>()).reduce((sum, r) => sum + r.seconds, 0);
     await commitArtifactDir(
       workspace,
@@ -112,6 +114,8 @@ async function processMerge(job: Job<MergeJobData>, stage: ShardedStage, workspa
 }
 
 async function processSingle(job: Job<StageJobData>, stage: SingleJobStage, workspace: Workspace, log: Logger, signal: AbortSignal): Promise<void> {
-  const inputs = await resolveInputs(workspace, job.data.inputs);
-  await runStage(workspace, checkKey(job.data), ({ dir }) => stage.produce({ dir, params: job.data.params, inputs, log, signal }), { log });
+  const { dirs, artifacts } = await resolveArtifacts(workspace, job.data.inputs);
+  const spec = checkKey(job.data);
+  const { pipeline } = job.data;
+  await runStage(workspace, spec, ({ dir }) => stage.produce({ dir, params: job.data.params, inputs: dirs, artifacts, spec, ...(pipeline === undefined ? {} : { pipeline }), log, signal }), { log });
 }

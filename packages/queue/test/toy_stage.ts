@@ -29,7 +29,7 @@ export const toyStage: ShardedStage<ToyParams> = {
   kind: 'sharded',
   stage: 'toy',
   codeVersion: process.env.TOY_CODE_VERSION ?? 'toy-1',
-  engine: process.env.TOY_ENGINE ?? 'cpu',
+  engine: () => process.env.TOY_ENGINE ?? 'cpu',
   async planShards(_params, inputs, shardSize): Promise<ShardRange[]> {
     const count = (await readRows(inputs)).length;
     const ranges: ShardRange[] = [];
@@ -64,7 +64,7 @@ export const toyTrainStage: SingleJobStage<Record<string, never>> = {
   kind: 'single',
   stage: 'toy-train',
   codeVersion: process.env.TOY_CODE_VERSION ?? 'toy-1',
-  engine: process.env.TOY_ENGINE ?? 'cpu',
+  engine: () => process.env.TOY_ENGINE ?? 'cpu',
   async produce({ dir, inputs }) {
     await writeFile(path.join(dir, TOY_MODEL), `${sha256Hex(await readFile(inputs.rows!))}\n`);
     return { rows: { rows: (await readRows(inputs)).length } };

@@ -101,5 +101,6 @@ export const trainStage: Stage<TrainStepParams> = {
     return { [name]: inputs[name]!.manifest.key };
   },
   resumable: true,
+  engine: (params, env) => (env.backend ? trainingEngineName(params, env.backend) : 'none'),
   produce,
 };

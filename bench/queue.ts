@@ -1,0 +1,137 @@
+/**
+ * The queue's speed, with `pnpm pipeline` processes as a user starts them on one machine (loopback
+ * Redis started here): each figure is a producer command's wall time, its upstream stages cached,
+ * so every figure pays one process start alike.
+ *   - features (MobileNetV2 0.35 on the shared photos' 150 px pixels): 2 worker processes with one
+ *     ONNX Runtime thread each, against the in-process engine on 2 threads;
+ *   - augment, resize only, 150 px: one worker process with one pool thread, two such processes,
+ *     and the in-process stage with `--workers 2`;
+ *   - the queue's overhead per shard: the same small augment in 1 shard and in many.
+ *   benchQueue()                               (pnpm bench queue: every shared photo)
+ *   node --import tsx bench/queue.ts <photos>  (a first <photos> of them, to try it out)
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnLogged, stopWorkers, type WorkerProcess } from '../packages/queue/test/fixtures.ts';
+import { startRedis } from '../packages/queue/test/redis_server.ts';
+
+const FLOWERS = path.resolve(import.meta.dirname, '../../shared/data/flowers');
+const SHARED_MOBILENET = path.resolve(import.meta.dirname, '../../shared/models/mobilenet_v2_0.35_imagenet/model.json');
+const MAIN = fileURLToPath(new URL('../packages/cli/src/main.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+const RESIZE = ['--size', '150', '--views', '0', '--augment', 'none'];
+const FEATURES = ['--base', 'mobilenet_v2', '--alpha', '0.35', '--weights', SHARED_MOBILENET, '--backend', 'onnx'];
+/** Photos in the per-shard overhead measurement, and its shard size in the many-shards run. */
+const OVERHEAD_PHOTOS = 60;
+const OVERHEAD_SHARD = 4;
+
+const pipeline = (args: string[], cwd: string): WorkerProcess => spawnLogged(process.execPath, ['--import', TSX, MAIN, ...args], { cwd, env: { INIT_CWD: cwd } });
+
+/** Seconds a pipeline command takes; it must succeed. */
+async function timed(args: string[], cwd: string): Promise<number> {
+  const started = performance.now();
+  const run = pipeline(args, cwd);
+  const { code } = await run.exited;
+  if (code !== 0) throw new Error(`pipeline ${args.join(' ')} failed (${code}):\n${run.output().slice(-2000)}`);
+  return (performance.now() - started) / 1000;
+}
+
+/** The first `count` photos, a class at a time in turn, copied into `dir` (or the whole shared set). */
+function photos(dir: string, count: number | undefined): string {
+  if (count === undefined) return FLOWERS;
+  const classes = readdirSync(FLOWERS).sort();
+  classes.forEach((label, c) => {
+    mkdirSync(path.join(dir, label), { recursive: true });
+    const share = Math.floor(count / classes.length) + (c < count % classes.length ? 1 : 0);
+    for (const name of readdirSync(path.join(FLOWERS, label)).sort().slice(0, share)) copyFileSync(path.join(FLOWERS, label, name), path.join(dir, label, name));
+  });
+  return dir;
+}
+
+const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+export async function benchQueue(photoCount?: number): Promise<Record<string, unknown>> {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'bench-queue-'));
+  const redis = await startRedis(scratch, ['--maxmemory-policy', 'noeviction']);
+  let workers: WorkerProcess[] = [];
+  /** A fresh workdir holding `from`'s artifacts of `stages`, so that only the measured stage runs. */
+  const workdir = (name: string, from?: string, stages: string[] = []): string => {
+    const dir = path.join(scratch, name);
+    for (const stage of stages) cpSync(path.join(from!, 'artifacts', stage), path.join(dir, 'artifacts', stage), { recursive: true });
+    return dir;
+  };
+  const startWorkers = async (count: number, dir: string, args: string[]): Promise<void> => {
+    workers = Array.from({ length: count }, () => pipeline(['worker', '--queue', redis.url, '--workdir', dir, ...args], scratch));
+    await Promise.all(workers.map((w) => w.waitFor(/^worker .* serving/, 120_000)));
+  };
+  /** A queue run: `count` worker processes started first (not timed), then the producer, timed. */
+  const onQueue = async (count: number, workerArgs: string[], args: string[], dir: string): Promise<number> => {
+    await startWorkers(count, dir, workerArgs);
+    try {
+      return await timed([...args, '--workdir', dir, '--queue', redis.url], scratch);
+    } finally {
+      await stopWorkers(workers);
+      workers = [];
+    }
+  };
+  try {
+    const data = photos(path.join(scratch, 'photos'), photoCount);
+    const base = workdir('ingested');
+    await timed(['ingest', '--data', data, '--workdir', base], scratch);
+    const images = photoCount ?? readdirSync(FLOWERS).reduce((n, label) => n + readdirSync(path.join(FLOWERS, label)).length, 0);
+    const augment = ['augment', '--data', data, ...RESIZE];
+    const perSecond = (seconds: number): number => round(images / seconds, 1);
+
+    const local2 = workdir('augment-local', base, ['ingest']);
+    const augmentLocal = await timed([...augment, '--workers', '2', '--workdir', local2], scratch);
+    const augmentOne = await onQueue(1, ['--stages', 'augment', '--workers', '1'], [...augment, '--workers', '1'], workdir('augment-queue-1', base, ['ingest']));
+    const augmentTwo = await onQueue(2, ['--stages', 'augment', '--workers', '1'], [...augment, '--workers', '1'], workdir('augment-queue-2', base, ['ingest']));
+
+    // Features over the pixel files the in-process augment wrote; 4 shards, 2 per worker.
+    const features = ['features', '--data', data, ...RESIZE, ...FEATURES];
+    const shardSize = String(Math.ceil(images / 4));
+    const featuresLocal = await timed([...features, '--threads', '2', '--workers', '2', '--workdir', local2], scratch);
+    const featuresQueue = await onQueue(2, ['--stages', 'features', '--threads', '1', '--workers', '1', '--backend', 'onnx'], [...features, '--threads', '1', '--workers', '1', '--shard-size', shardSize], workdir('features-queue', local2, ['ingest', 'augment']));
+
+    // The queue's cost per shard: the same small augment as one shard and as many.
+    const few = photos(path.join(scratch, 'few-photos'), OVERHEAD_PHOTOS);
+    const fewBase = workdir('few-ingested');
+    await timed(['ingest', '--data', few, '--workdir', fewBase], scratch);
+    const small = ['augment', '--data', few, ...RESIZE, '--workers', '1'];
+    const oneShard = await onQueue(1, ['--stages', 'augment', '--workers', '1'], [...small, '--shard-size', String(OVERHEAD_PHOTOS)], workdir('few-1', fewBase, ['ingest']));
+    const manyShards = await onQueue(1, ['--stages', 'augment', '--workers', '1'], [...small, '--shard-size', String(OVERHEAD_SHARD)], workdir('few-n', fewBase, ['ingest']));
+    const extraShards = Math.ceil(OVERHEAD_PHOTOS / OVERHEAD_SHARD) - 1;
+
+    return {
+      photos: images,
+      note: 'wall time of each producer command, upstream stages cached; photos per second',
+      features: {
+        in_process_threads_2: { seconds: round(featuresLocal), photos_per_s: perSecond(featuresLocal) },
+        queue_2_workers_threads_1: { seconds: round(featuresQueue), photos_per_s: perSecond(featuresQueue), shard_size: Number(shardSize) },
+        queue_vs_in_process: round(featuresLocal / featuresQueue),
+        target: 'within 10% (>= 0.9)',
+      },
+      augment_resize_150: {
+        in_process_workers_2: { seconds: round(augmentLocal), photos_per_s: perSecond(augmentLocal) },
+        queue_1_worker_workers_1: { seconds: round(augmentOne), photos_per_s: perSecond(augmentOne) },
+        queue_2_workers_workers_1: { seconds: round(augmentTwo), photos_per_s: perSecond(augmentTwo) },
+        two_vs_one_process: round(augmentOne / augmentTwo),
+        two_processes_vs_in_process_workers_2: round(augmentLocal / augmentTwo),
+        target: 'two processes >= 1.8x one',
+      },
+      overhead_per_shard_s: { value: round((manyShards - oneShard) / extraShards, 3), photos: OVERHEAD_PHOTOS, one_shard_s: round(oneShard), shards: extraShards + 1, many_shards_s: round(manyShards) },
+    };
+  } finally {
+    await stopWorkers(workers);
+    await redis.kill();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const count = process.argv[2] === undefined ? undefined : Number(process.argv[2]);
+  process.stdout.write(`${JSON.stringify(await benchQueue(count), null, 2)}\n`);
+}

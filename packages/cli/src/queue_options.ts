@@ -1,0 +1,25 @@
+import { Option, type Command } from 'commander';
+import { toInt, type Logger, type StageExecutor } from '@flowers/core';
+import { queueExecutor, type OptionValues } from '@flowers/pipeline';
+import { checkRedis, DEFAULT_SHARD_SIZE, parseQueueUrl } from '@flowers/queue';
+
+export function addQueueOptions(command: Command): Command {
+  return command
+    .option('--queue <url>', "run the stages to build on the queue's workers (redis://HOST:PORT, rediss:// for TLS; a password in the URL or in PIPELINE_REDIS_PASSWORD)")
+    .addOption(new Option('--shard-size <n>', `rows per shard job with --queue (default: ${DEFAULT_SHARD_SIZE}; features round it to whole record batches)`));
+}
+
+/**
+ * `--queue` checked before any stage runs (a bad URL or an unreachable Redis: one line, within a
+ * few seconds), as the executor the pipeline then runs with; undefined without `--queue`.
+ */
+export async function queueExecutorFrom(values: OptionValues, log: Logger): Promise<StageExecutor | undefined> {
+  if (values.queue === undefined) {
+    if (values.shardSize !== undefined) toInt(values.shardSize, 'shardSize', 1);
+    return undefined;
+  }
+  const queueUrl = String(values.queue);
+  const shardSize = values.shardSize === undefined ? undefined : toInt(values.shardSize, 'shardSize', 1);
+  await checkRedis(parseQueueUrl(queueUrl), log);
+  return queueExecutor({ queueUrl, ...(shardSize === undefined ? {} : { shardSize }) });
+}

@@ -1,0 +1,57 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ArrowFileSink, concatArrowFiles, Field, fixedSizeListColumn, fixedSizeListField, Int32, int32Column, makeRecordBatch, Schema, Utf8, utf8Column } from '../src/index.ts';
+
+const schema = new Schema(
+  [new Field('sha256', new Utf8(), false), new Field('label_index', new Int32(), false), fixedSizeListField('pixels', 3, 'uint8'), fixedSizeListField('features', 2, 'float32')],
+  new Map([['size', '1']]),
+);
+
+/** Rows `[start, end)` of a made-up table, written in batches of the given sizes, as a stage writes them. */
+async function writeRows(file: string, start: number, batchSizes: number[]): Promise<void> {
+  const sink = new ArrowFileSink(file, schema);
+  let row = start;
+  for (const size of batchSizes) {
+    const ids = Array.from({ length: size }, (_, i) => row + i);
+    sink.write(
+      makeRecordBatch(schema, [
+        utf8Column(ids.map((id) => `photo-${id}${'x'.repeat(id % 4)}`)),
+        int32Column(Int32Array.from(ids, (id) => id % 5)),
+        fixedSizeListColumn(Uint8Array.from(ids.flatMap((id) => [id, id + 1, id + 2])), 3),
+        fixedSizeListColumn(Float32Array.from(ids.flatMap((id) => [id / 3, -id])), 2),
+      ]),
+    );
+    row += size;
+  }
+  await sink.close();
+}
+
+describe('concatArrowFiles', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'core-concat-'));
+
+  it('re-batches shards of uneven sizes into the batches one writer makes, byte for byte', async () => {
+    const whole = path.join(dir, 'whole.arrow');
+    await writeRows(whole, 0, [5, 5, 5, 2]);
+    const shards = [path.join(dir, 'a.arrow'), path.join(dir, 'b.arrow'), path.join(dir, 'empty.arrow'), path.join(dir, 'c.arrow')];
+    await writeRows(shards[0]!, 0, [3]);
+    await writeRows(shards[1]!, 3, [4, 3]);
+    await writeRows(shards[2]!, 10, []);
+    await writeRows(shards[3]!, 10, [7]);
+    const merged = path.join(dir, 'merged.arrow');
+    expect(await concatArrowFiles(merged, shards, { rowsPerBatch: 5 })).toBe(17);
+    expect(readFileSync(merged).equals(readFileSync(whole))).toBe(true);
+  });
+
+  it('without rowsPerBatch, keeps each shard batch as it is', async () => {
+    const whole = path.join(dir, 'whole-kept.arrow');
+    await writeRows(whole, 0, [4, 4, 2]);
+    const shards = [path.join(dir, 'k1.arrow'), path.join(dir, 'k2.arrow')];
+    await writeRows(shards[0]!, 0, [4]);
+    await writeRows(shards[1]!, 4, [4, 2]);
+    const merged = path.join(dir, 'merged-kept.arrow');
+    expect(await concatArrowFiles(merged, shards)).toBe(10);
+    expect(readFileSync(merged).equals(readFileSync(whole))).toBe(true);
+  });
+});

@@ -44,7 +44,10 @@ export default async function validateImage({ file, maxPixels, decodeTimeoutSeco
     const height = rotated ? meta.width! : meta.height!;
     return { ok: true, sha256, width, height, channels: meta.channels ?? 3 };
   } catch (error) {
-    const message = String(error instanceof Error ? error.message : error).split('\n')[0]!;
+    // libvips lists what went wrong line by line, in no fixed order: say the line with the cause,
+    // not the generic one that failOn adds.
+    const lines = String(error instanceof Error ? error.message : error).split('\n').filter((line) => line.trim() !== '');
+    const message = lines.find((line) => !/treated as error due to failOn/.test(line)) ?? lines[0] ?? 'unknown error';
     const reason = /pixel limit/i.test(message)
       ? `too large: more than ${maxPixels} pixels`
       : /^timeout/.test(message)

@@ -38,6 +38,10 @@ describe('options are checked before any work', () => {
     expectRejectedBeforeWork(['train', '--experiment', 'best', '--weights', 'missing.h5'], /^error: weights file not found: .*missing\.h5$/);
   });
 
+  it('an --unfreeze layer the base does not have is named as --unfreeze, before any stage', () => {
+    expectRejectedBeforeWork(['train', '--experiment', 'finetune', '--weights', 'nsfwjs-inception', '--unfreeze', 'mixed99'], /^error: --unfreeze: inception_v3 has no layer 'mixed99' \(its fine-tuning default is 'mixed8'\)$/);
+  });
+
   it('an explicit --patience without a validation split is refused', () => {
     expectRejectedBeforeWork(['train', '--experiment', 'best', '--split', '0.8,0,0.2', '--patience', '5'], /^error: early stopping needs a validation split: --patience 5 with --split 0\.8,0,0\.2$/);
   });

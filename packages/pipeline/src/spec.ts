@@ -184,7 +184,13 @@ export async function resolvePipelineSpec(values: OptionValues, options: Resolve
   const cut = cutOption === undefined ? undefined : cutLayer(cutOption, toChoice(values.base, 'base', BASE_NAMES));
   if (wantsFeatures) baseOptionsFrom(values);
   const requested = toChoice(values.backend, 'backend', BACKEND_REQUESTS);
-  const settled = wantsFeatures ? await settleFeatures(values, cut, options) : undefined;
+  const settled = wantsFeatures
+    ? await settleFeatures(values, cut, options).catch((error: unknown) => {
+        // Fine-tuning's cut is the layer --unfreeze names: say so, not --cut.
+        if (config?.input === 'cut' && error instanceof UserError && error.message.startsWith('--cut:')) throw new UserError(error.message.replace(/^--cut:/, '--unfreeze:'));
+        throw error;
+      })
+    : undefined;
   // An engine that cannot load fails here, before any stage.
   let backend: SelectedBackend | undefined;
   if (through >= 2) {

@@ -97,6 +97,8 @@ export interface ShardJob<P> {
  * then merged in order into files equal, byte for byte, to what `produce` writes in one process.
  */
 export interface StageShards<P> {
+  /** Rows per shard when the user sets none: large enough that a shard's start-up is a small share of it. */
+  readonly defaultSize?: number;
   /** Splits the input into ranges of about `shardSize` rows, keeping a local run's batch composition. */
   plan(job: ShardJob<P>, shardSize: number): Promise<ShardRange[]>;
   /** Writes one range's outputs into `dir`; `reportRows` says how much of the range is done. */

@@ -24,6 +24,8 @@ async function concatSplits(dir: string, shardDirs: readonly string[]): Promise<
  * shards' batches in order gives a local run's files.
  */
 export const featuresShards: StageShards<FeaturesStepParams> = {
+  // Each shard loads the weights and starts its engine's sessions, which takes a second or two.
+  defaultSize: 1024,
   async plan({ inputs }, shardSize) {
     const { inputs: files } = await openPixelFiles(inputs.augment!);
     try {

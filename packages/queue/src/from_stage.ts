@@ -25,6 +25,7 @@ export async function queueStageOf<P>(stage: Stage<P>, env: StageEnvironment): P
   return {
     kind: 'sharded',
     ...identity,
+    ...(shards.defaultSize === undefined ? {} : { defaultShardSize: shards.defaultSize }),
     planShards: (params, inputs, shardSize, keyInputs) => shards.plan({ params, inputs, keyInputs, env }, shardSize),
     produceShard: ({ shardDir, params, inputs, keyInputs, range, log, signal, reportRows }) =>
       shards.produce({ dir: shardDir, params, inputs, keyInputs, env: jobEnv(log, signal), range, reportRows }),

@@ -78,7 +78,7 @@ export async function submitStage<P>(options: SubmitOptions<P>): Promise<Artifac
   // single job writes under runStage's lock instead).
   const writerLease = stage.kind === 'sharded' ? await acquirePartialWriterLease(workspace, stage.stage, key) : undefined;
   try {
-    const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
+    const shardSize = options.shardSize ?? (stage.kind === 'sharded' ? stage.defaultShardSize : undefined) ?? DEFAULT_SHARD_SIZE;
     const shards = stage.kind === 'sharded' ? await stage.planShards(options.params, await resolveInputs(workspace, options.inputs), shardSize, specOf(data).inputs) : [];
     const submission: Submission = {
       queue,

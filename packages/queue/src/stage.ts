@@ -49,6 +49,8 @@ export interface MergeContext<P> {
 /** An embarrassingly parallel stage: ranges of rows produced by any workers, merged in order. */
 export interface ShardedStage<P = unknown> extends QueueStageIdentity<P> {
   kind: 'sharded';
+  /** Rows per shard without --shard-size (default: DEFAULT_SHARD_SIZE). */
+  defaultShardSize?: number;
   /** Splits the input into ranges; sized so that shards keep a local run's batch composition. */
   planShards(params: P, inputs: InputDirs, shardSize: number, keyInputs: Record<string, string>): Promise<ShardRange[]>;
   produceShard(context: ShardContext<P>): Promise<void>;

@@ -33,7 +33,9 @@ export async function createOnnxEngine(
 ): Promise<TrainingEngine> {
   const graphs = buildTrainingGraphs(model);
   const { ort } = runtime;
-  const options = sessionOptions(runtime.executionProvider, threads);
+  // ONNX Runtime's pool threads spin for a while after each call by default; here the optimizer's
+  // update threads run right after it, and on two cores the spinning took their time.
+  const options = { ...sessionOptions(runtime.executionProvider, threads), extra: { session: { intra_op: { allow_spinning: '0' } } } };
   const [trainSession, inferSession] = await Promise.all([ort.InferenceSession.create(graphs.train, options), ort.InferenceSession.create(graphs.infer, options)]);
   const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
   const decays = model.trainableWeights.map((weight) => DECAYED_WEIGHT.test(weight.originalName));

@@ -22,15 +22,15 @@ import { peerBenchmark } from './peer.ts';
 type TensorFlow = typeof import('../packages/train/node_modules/@tensorflow/tfjs/dist/index.js');
 const tf: TensorFlow = createRequire(new URL('../packages/train/package.json', import.meta.url))('@tensorflow/tfjs');
 
-const WORKLOADS = {
+export const WORKLOADS = {
   scratch: { config: { input: 'pixels', head: 'scratch_cnn', batchSize: 128, optimizer: 'rmsprop', lr: 1e-3 }, rowShape: [150, 150, 3] },
   features_head: { config: { input: 'features', head: 'dense512', batchSize: 32, optimizer: 'rmsprop', lr: 1.5e-6, dropout: 0.5 }, rowShape: [7, 7, 1280] },
   finetune: { config: { input: 'cut', head: 'dropout_dense64', batchSize: 32, optimizer: 'rmsprop', lr: 1e-5, dropout: 0.2 }, rowShape: [3, 3, 1280] },
 } as const;
-type Workload = keyof typeof WORKLOADS;
+export type Workload = keyof typeof WORKLOADS;
 /** The shared photos' training split: 60% of 3,090. */
-const TRAIN_ROWS = 1854;
-const CLASSES = 5;
+export const TRAIN_ROWS = 1854;
+export const CLASSES = 5;
 
 async function measure(workload: Workload, engineName: 'onnx' | 'wasm', timedSteps: number): Promise<Record<string, unknown>> {
   const backend = await selectBackend(engineName);

@@ -3,8 +3,8 @@ import { createRandom } from '@flowers/core';
 import { sessionOptions, type OnnxRuntime } from '@flowers/core/onnx';
 import { balancedClassWeights } from '../loss.ts';
 import { buildTrainingGraphs, gradientOutput, maskInput, stateInput, stateOutput, STEP_INPUTS, STEP_OUTPUTS, weightInput, type DropoutMaskSpec } from '../onnx/step_graph.ts';
-import { arrayUpdateFor } from '../optim/fused_updates.ts';
 import { createOptimizer, SLOT_COUNTS } from '../optim/optimizers.ts';
+import { createParallelUpdate, sharedCopy } from '../optim/parallel_update.ts';
 import type { TrainConfig } from '../config.ts';
 import { DECAYED_WEIGHT, type TrainingEngine } from './engine.ts';
 
@@ -20,10 +20,11 @@ function dropoutMask({ layer, shape, rate }: DropoutMaskSpec, rows: number, seed
 
 /**
  * Training as ONNX Runtime graphs (see onnx/step_graph.ts): one call per step computes the loss
- * and every gradient on all cores; the optimizer's fused update (optim/fused_updates.ts) then
- * changes the weights in place, and they go into the next call without a copy. The weights,
- * optimizer slots and states (non-trainable weights: batch norm's moving statistics, which the
- * training graph outputs updated) live here as plain arrays between flushes.
+ * and every gradient on all cores; the optimizer's fused update (optim/fused_updates.ts, large
+ * arrays split over as many threads: optim/parallel_update.ts) then changes the weights in place,
+ * and they go into the next call without a copy. The weights, optimizer slots (shared, for the
+ * update's threads) and states (non-trainable weights: batch norm's moving statistics, which the
+ * training graph outputs updated) live here as arrays between flushes.
  */
 export async function createOnnxEngine(
   model: tf.LayersModel,
@@ -32,7 +33,9 @@ export async function createOnnxEngine(
 ): Promise<TrainingEngine> {
   const graphs = buildTrainingGraphs(model);
   const { ort } = runtime;
-  const options = sessionOptions(runtime.executionProvider, threads);
+  // ONNX Runtime's pool threads spin for a while after each call by default; here the optimizer's
+  // update threads run right after it, and on two cores the spinning took their time.
+  const options = { ...sessionOptions(runtime.executionProvider, threads), extra: { session: { intra_op: { allow_spinning: '0' } } } };
   const [trainSession, inferSession] = await Promise.all([ort.InferenceSession.create(graphs.train, options), ort.InferenceSession.create(graphs.infer, options)]);
   const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
   const decays = model.trainableWeights.map((weight) => DECAYED_WEIGHT.test(weight.originalName));
@@ -40,7 +43,7 @@ export async function createOnnxEngine(
   const stateVariables = model.nonTrainableWeights.map((weight) => weight.read() as tf.Variable);
   const rowShape = model.inputs[0]!.shape.slice(1) as number[];
   const optimizer = createOptimizer(config, variables.map((variable, i) => ({ variable, decay: decays[i]! })));
-  const update = arrayUpdateFor(config.optimizer, config.weightDecay);
+  const updater = createParallelUpdate(config.optimizer, config.weightDecay, threads);
   const slotCount = SLOT_COUNTS[config.optimizer];
   const classWeights = config.classWeights ? balancedClassWeights(labelCounts) : undefined;
 
@@ -52,7 +55,7 @@ export async function createOnnxEngine(
     weights = variables.map((v) => (v.dataSync() as Float32Array).slice());
     states = stateVariables.map((v) => (v.dataSync() as Float32Array).slice());
     const saved = optimizer.slots();
-    slots = variables.map((_, i) => saved.slice(i * slotCount, (i + 1) * slotCount).map((slot) => (slot.dataSync() as Float32Array).slice()));
+    slots = variables.map((_, i) => saved.slice(i * slotCount, (i + 1) * slotCount).map((slot) => sharedCopy(slot.dataSync() as Float32Array)));
     iterations = optimizer.iterations;
   };
   load();
@@ -101,7 +104,7 @@ export async function createOnnxEngine(
       for (const i of graphs.updatedStates) states[i] = out[stateOutput(i)]!.data as Float32Array;
       if (!Number.isFinite(loss)) return { loss, hits };
       iterations += 1;
-      weights.forEach((w, i) => update(w, out[gradientOutput(i)]!.data as Float32Array, slots[i]!, { lr, t: iterations, decay: decays[i]! }));
+      for (const [i, w] of weights.entries()) await updater.update(w, out[gradientOutput(i)]!.data as Float32Array, slots[i]!, { lr, t: iterations, decay: decays[i]! });
       return { loss, hits };
     },
     async predict(x, n) {
@@ -121,6 +124,7 @@ export async function createOnnxEngine(
     dispose() {
       void trainSession.release();
       void inferSession.release();
+      void updater.close();
       optimizer.dispose();
     },
   };

@@ -1,14 +1,15 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { readPredictions } from '@flowers/core/contracts';
 import { runCli } from './run_cli.ts';
 
 const SHARED_MOBILENET = fileURLToPath(new URL('../../../../shared/models/mobilenet_v2_0.35_imagenet/model.json', import.meta.url));
 
 describe('pnpm pipeline train --experiment finetune', () => {
-  it('fine-tunes the layers above the cut from the features artifact alone, and the saved model evaluates', () => {
+  it('fine-tunes the layers above the cut from the features artifact alone, and the saved model, moved elsewhere, predicts as training did', async () => {
     const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-finetune-'));
     const args = ['--base', 'mobilenet_v2', '--alpha', '0.35', '--weights', SHARED_MOBILENET, '--size', '96', '--views', '1', '--epochs', '4', '--lr', '1e-3', '--batch-size', '16', '--backend', 'wasm', '--unfreeze', 'default'];
     const result = runCli(['train', '--experiment', 'finetune', ...args, '--run', 'ft'], cwd);
@@ -27,5 +28,22 @@ describe('pnpm pipeline train --experiment finetune', () => {
     // among these images, so a working model does far better than chance (0.2).
     expect(JSON.parse(evaluation.stdout).accuracy).toBeGreaterThan(0.4);
     expect(existsSync(path.join(features, 'cut', 'top', 'weights.bin'))).toBe(true);
+
+    // The model, copied to another folder, on the test split's photos (by the paths the
+    // predictions carry): evaluate's accuracy is the run's, photo for photo.
+    const moved = path.join(cwd, 'elsewhere', 'model');
+    cpSync(path.join(cwd, '.pipeline', 'runs', 'ft', 'model'), moved, { recursive: true });
+    const train = path.join(cwd, '.pipeline', 'artifacts', 'train', run.artifacts.train);
+    const predictions = await readPredictions(path.join(train, 'predictions.arrow'));
+    const testSet = path.join(cwd, 'test-photos');
+    predictions.paths.forEach((photo, i) => {
+      const link = path.join(testSet, predictions.classes[predictions.labels[i]!]!, path.basename(photo));
+      mkdirSync(path.dirname(link), { recursive: true });
+      symlinkSync(path.join(predictions.dataDir, photo), link);
+    });
+    const onTest = runCli(['evaluate', '--model', moved, '--data', testSet, '--json', '--backend', 'wasm'], cwd);
+    expect(onTest.status, onTest.stderr).toBe(0);
+    const trained = JSON.parse(readFileSync(path.join(cwd, '.pipeline', 'runs', 'ft', 'metrics.json'), 'utf8'));
+    expect(JSON.parse(onTest.stdout).accuracy).toBeCloseTo(trained.accuracy, 6);
   });
 });

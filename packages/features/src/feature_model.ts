@@ -42,6 +42,13 @@ export interface FeatureModel {
 const rowShape = (t: tf.SymbolicTensor): number[] => t.shape.slice(1) as number[];
 export const shapeSize = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
+/** The base's layer to cut at, or a one-line error naming the option that asked for it. */
+export function findCutLayer(model: tf.LayersModel, base: BaseName, cut: string, option = '--cut'): tf.layers.Layer {
+  const layer = model.layers.find((l) => l.name === cut);
+  if (layer === undefined) throw new UserError(`${option}: ${base} has no layer '${cut}' (its fine-tuning default is '${BASES[base].fineTuneFrom}')`);
+  return layer;
+}
+
 /** Builds the (unweighted) base and its feature outputs; the weights come separately. */
 export function buildFeatureModel(spec: FeatureModelSpec): FeatureModel {
   const base = buildBase(spec.base, { inputSize: spec.inputSize, alpha: spec.alpha as MobileNetV2Alpha });
@@ -50,11 +57,7 @@ export function buildFeatureModel(spec: FeatureModelSpec): FeatureModel {
   const featureShape = spec.pool === 'avg' ? [mapShape[2]!] : mapShape;
   const layer = base.layers[base.layers.length - 1]!.name;
   if (spec.cut === undefined) return { spec, base, model: base, layer, featureShape };
-  const cutLayer = base.layers.find((l) => l.name === spec.cut);
-  if (cutLayer === undefined) {
-    throw new UserError(`--cut: ${spec.base} has no layer '${spec.cut}' (its fine-tuning default is '${BASES[spec.base].fineTuneFrom}')`);
-  }
-  const cutOutput = cutLayer.output as tf.SymbolicTensor;
+  const cutOutput = findCutLayer(base, spec.base, spec.cut).output as tf.SymbolicTensor;
   const model = tf.model({ inputs: base.inputs, outputs: [output, cutOutput], name: `${base.name}_and_${spec.cut}` });
   return { spec, base, model, layer, featureShape, cutShape: rowShape(cutOutput) };
 }

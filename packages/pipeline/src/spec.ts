@@ -147,7 +147,7 @@ function baseOptionsFrom(values: OptionValues) {
  * Reads the weights and loads them into the base before any stage runs, so a bad file fails in
  * one line naming it; 'auto' is settled here, so the key names the weights that will be used.
  */
-async function settleFeatures(values: OptionValues, cut: string | undefined, options: ResolveSpecOptions): Promise<Omit<FeaturesStepParams, 'engine'>> {
+async function settleFeatures(values: OptionValues, cut: { layer: string; option: string } | undefined, options: ResolveSpecOptions): Promise<Omit<FeaturesStepParams, 'engine'>> {
   const { base, alpha, size, pool, batchSize } = baseOptionsFrom(values);
   const choice = String(values.weights);
   const named = (NAMED_WEIGHTS as readonly string[]).includes(choice);
@@ -156,7 +156,7 @@ async function settleFeatures(values: OptionValues, cut: string | undefined, opt
   const download = downloadProgress();
   const checked = await checkWeights({ base, alpha, inputSize: size, weights, ...(cut === undefined ? {} : { cut }), onProgress: download.onProgress, log: options.log }).finally(download.finish);
   if (checked.settled.warning !== undefined) options.log.warn(checked.settled.warning);
-  return { base, alpha: checked.settled.alpha, pool, batchSize, weights: checked.settled, weightsSha256: checked.sha256, ...(cut === undefined ? {} : { cut }) };
+  return { base, alpha: checked.settled.alpha, pool, batchSize, weights: checked.settled, weightsSha256: checked.sha256, ...(cut === undefined ? {} : { cut: cut.layer }) };
 }
 
 /** --threads as a count, checked before any stage runs; undefined means one per core. */
@@ -182,15 +182,9 @@ export async function resolvePipelineSpec(values: OptionValues, options: Resolve
   // Fine-tuning caches the activations at the layer it trains above; `features --cut` asks for them.
   const cutOption = config?.input === 'cut' ? String(values.unfreeze ?? '') : values.cut === undefined ? undefined : String(values.cut);
   const cut = cutOption === undefined ? undefined : cutLayer(cutOption, toChoice(values.base, 'base', BASE_NAMES));
-  if (wantsFeatures) baseOptionsFrom(values);
   const requested = toChoice(values.backend, 'backend', BACKEND_REQUESTS);
-  const settled = wantsFeatures
-    ? await settleFeatures(values, cut, options).catch((error: unknown) => {
-        // Fine-tuning's cut is the layer --unfreeze names: say so, not --cut.
-        if (config?.input === 'cut' && error instanceof UserError && error.message.startsWith('--cut:')) throw new UserError(error.message.replace(/^--cut:/, '--unfreeze:'));
-        throw error;
-      })
-    : undefined;
+  const cutChecked = cut === undefined ? undefined : { layer: cut, option: config?.input === 'cut' ? '--unfreeze' : '--cut' };
+  const settled = wantsFeatures ? await settleFeatures(values, cutChecked, options) : undefined;
   // An engine that cannot load fails here, before any stage.
   let backend: SelectedBackend | undefined;
   if (through >= 2) {

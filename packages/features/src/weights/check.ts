@@ -1,6 +1,6 @@
 import { errorMessage, UserError, type Logger } from '@flowers/core';
-import { buildFeatureModel } from '../feature_model.ts';
-import { splitAtLayer, type BaseName } from '../models/index.ts';
+import { findCutLayer } from '../feature_model.ts';
+import { buildBase, splitAtLayer, type BaseName, type MobileNetV2Alpha } from '../models/index.ts';
 import { applyLayerWeights } from './apply.ts';
 import { NAMED_WEIGHTS, resolveWeights, settleWeights, type SettledWeights, type WeightsChoice } from './resolve.ts';
 
@@ -20,28 +20,30 @@ export async function checkWeights(options: {
   alpha: number;
   inputSize: number;
   weights: WeightsChoice;
-  /** A layer to cut at for fine-tuning: checked to exist and to be a clean cut. */
-  cut?: string;
+  /** A layer to cut at for fine-tuning, and the option that named it: checked to exist and to be a clean cut. */
+  cut?: { layer: string; option: string };
   onProgress?: (doneBytes: number, totalBytes: number | undefined) => void;
   log?: Logger;
 }): Promise<CheckedWeights> {
   const { base, inputSize } = options;
   const settled = await settleWeights(options);
   const where = (NAMED_WEIGHTS as readonly string[]).includes(options.weights) ? settled.weights : options.weights;
+  const model = buildBase(base, { inputSize, alpha: settled.alpha as MobileNetV2Alpha });
   try {
-    const weights = await resolveWeights({ base, alpha: settled.alpha, inputSize, weights: settled });
     const { cut } = options;
-    const model = buildFeatureModel({ base, alpha: settled.alpha, inputSize, pool: 'avg', pixelScaling: settled.pixelScaling, ...(cut === undefined ? {} : { cut }) });
-    try {
-      applyLayerWeights(model.base, weights.layers, weights.source);
-      if (cut !== undefined) splitAtLayer(model.base, cut);
-    } finally {
-      model.base.dispose();
+    if (cut !== undefined) {
+      findCutLayer(model, base, cut.layer, cut.option);
+      splitAtLayer(model, cut.layer); // the trainer splits there: check it can
     }
-    return { settled, sha256: weights.sha256 };
-  } catch (error) {
-    if (error instanceof UserError && options.cut !== undefined && error.message.includes(`'${options.cut}'`)) throw error;
-    const message = errorMessage(error).split('\n')[0]!;
-    throw new UserError(message.includes(String(where)) ? message : `weights ${where}: ${message}`);
+    try {
+      const weights = await resolveWeights({ base, alpha: settled.alpha, inputSize, weights: settled });
+      applyLayerWeights(model, weights.layers, weights.source);
+      return { settled, sha256: weights.sha256 };
+    } catch (error) {
+      const message = errorMessage(error).split('\n')[0]!;
+      throw new UserError(message.includes(String(where)) ? message : `weights ${where}: ${message}`);
+    }
+  } finally {
+    model.dispose();
   }
 }

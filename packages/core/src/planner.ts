@@ -5,7 +5,6 @@ import { writeFileAtomic } from './atomic.ts';
 import { codeVersionOf } from './code_version.ts';
 import { canonicalJson } from './hash.ts';
 import { acquireLock } from './lock.ts';
-import type { Logger } from './log.ts';
 import type { Stage, StageEnvironment } from './stage.ts';
 
 /** A stage of a pipeline, with the params the pipeline spec gives it. */

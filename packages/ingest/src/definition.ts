@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { UserError, type Stage } from '@flowers/core';
+import type { Stage } from '@flowers/core';
 import { CLASSES_FILE, INGEST_REPORT_FILE, SPLIT_FILE } from '@flowers/core/contracts';
 import { produceIngest, unreadableFileCount, type IngestParams } from './ingest.ts';
 import { datasetFingerprint, scanDataset } from './scan.ts';

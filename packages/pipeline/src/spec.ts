@@ -218,14 +218,8 @@ export async function resolvePipelineSpec(values: OptionValues, options: Resolve
 /** Every stage a pipeline may run, in order: what a queue worker can serve. */
 export const PIPELINE_STAGES = [ingestStage, augmentStage, featuresStage, trainStage] as const;
 
-/** The spec's stages in order, each with its params. */
+/** The spec's stages in order, each with its params: those the spec runs (through `through`). */
 export function pipelineSteps(spec: PipelineSpec): PipelineStep[] {
-  const steps: PipelineStep[] = [
-    { stage: ingestStage, params: spec.ingest },
-    { stage: augmentStage, params: spec.augment },
-  ] as PipelineStep[];
-  if (spec.through === 'ingest') return steps.slice(0, 1);
-  if (spec.features) steps.push({ stage: featuresStage, params: spec.features } as PipelineStep);
-  if (spec.train) steps.push({ stage: trainStage, params: spec.train } as PipelineStep);
-  return steps;
+  const params: Record<string, unknown> = { ingest: spec.ingest, ...(spec.through === 'ingest' ? {} : { augment: spec.augment }), features: spec.features, train: spec.train };
+  return PIPELINE_STAGES.filter((stage) => params[stage.name] !== undefined).map((stage) => ({ stage, params: params[stage.name] }) as PipelineStep);
 }

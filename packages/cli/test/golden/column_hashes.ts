@@ -1,6 +1,6 @@
 /**
  * A fingerprint of each data file the stages write: per column, the sha256 of its values; per
- * file, its schema metadata with the run's temporary folder replaced by `<root>`. JSON files are
+ * file, its schema metadata with machine-specific folders replaced by their names (`<root>`, `<shared>`). JSON files are
  * fingerprinted by the values under each top-level key, timings left out. Kept independent of the contract modules
  * on purpose: it reads the files with a plain Arrow IPC read.
  */
@@ -34,11 +34,13 @@ function columnHash(vector: Vector): string {
   return hash.digest('hex');
 }
 
-export async function arrowFingerprint(file: string, root: string): Promise<ArrowFingerprint> {
+/** `folders` maps each machine-specific absolute folder to the name it is recorded under. */
+export async function arrowFingerprint(file: string, folders: Record<string, string>): Promise<ArrowFingerprint> {
   const table = await readArrowTable(file);
   const columns: Record<string, string> = {};
   for (const field of table.schema.fields) columns[field.name] = columnHash(table.getChild(field.name)!);
-  const metadata = Object.fromEntries([...table.schema.metadata].map(([k, v]) => [k, v.split(root).join('<root>')]));
+  const unplace = (value: string) => Object.entries(folders).reduce((v, [folder, name]) => v.split(folder).join(name), value);
+  const metadata = Object.fromEntries([...table.schema.metadata].map(([k, v]) => [k, unplace(v)]));
   return { rows: table.numRows, columns, metadata };
 }
 

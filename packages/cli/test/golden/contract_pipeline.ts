@@ -14,8 +14,10 @@ import { BASES, produceFeatures } from '@flowers/features';
 import { produceIngest, scanDataset } from '@flowers/ingest';
 import { produceTrain, resolveTrainConfig } from '@flowers/train';
 
-const WEIGHTS = fileURLToPath(new URL('../../../../../shared/models/mobilenet_v2_0.35_imagenet/model.json', import.meta.url));
-const SHARED_FLOWERS = fileURLToPath(new URL('../../../../../shared/data/flowers', import.meta.url));
+/** The shared folder beside the checkout; its absolute path differs from machine to machine. */
+export const SHARED_DIR = fileURLToPath(new URL('../../../../../shared', import.meta.url));
+const WEIGHTS = path.join(SHARED_DIR, 'models/mobilenet_v2_0.35_imagenet/model.json');
+const SHARED_FLOWERS = path.join(SHARED_DIR, 'data/flowers');
 const CLASSES = ['daisy', 'rose', 'tulip'];
 const PHOTOS_PER_CLASS = 5;
 

@@ -8,10 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { SHARED_FLOWERS as FLOWERS, SHARED_MOBILENET } from '../shared_folder.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const FLOWERS = path.resolve(ROOT, '../shared/data/flowers');
-const SHARED_MOBILENET = path.resolve(ROOT, '../shared/models/mobilenet_v2_0.35_imagenet/model.json');
 const TSX = import.meta.resolve('tsx');
 
 /** The experiments measured with the shared ImageNet MobileNetV2 0.35 base (InceptionV3's ImageNet weights cannot be downloaded here). */

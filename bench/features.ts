@@ -16,9 +16,8 @@ import type { BackendRequest } from '../packages/core/src/tf.ts';
 import type { BaseName } from '../packages/features/src/index.ts';
 import { runStagesFor } from './stage_run.ts';
 import { peerBenchmark } from './peer.ts';
+import { SHARED_FLOWERS as FLOWERS, SHARED_MOBILENET } from '../shared_folder.ts';
 
-const FLOWERS = path.resolve(import.meta.dirname, '../../shared/data/flowers');
-const SHARED_MOBILENET = path.resolve(import.meta.dirname, '../../shared/models/mobilenet_v2_0.35_imagenet/model.json');
 
 interface Config {
   /** A workdir whose ingest and augment artifacts exist for `photos` and `size` (see pixelFiles). */

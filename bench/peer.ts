@@ -4,9 +4,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
+import { SHARED_PEER as PEER } from '../shared_folder.ts';
 
-const PEER = path.resolve(import.meta.dirname, '../../shared/peers/pytorch_bench.py');
 // Debian's interpreter: python3-torch installs there, not into other Pythons on the PATH.
 const PYTHON = '/usr/bin/python3';
 

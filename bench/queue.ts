@@ -10,16 +10,14 @@
  *   benchQueue()                               (pnpm bench queue: every shared photo)
  *   node --import tsx bench/queue.ts <photos>  (a first <photos> of them, to try it out)
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnLogged, stopWorkers, type WorkerProcess } from '../packages/queue/test/fixtures.ts';
 import { startRedis } from '../packages/queue/test/redis_server.ts';
+import { SHARED_FLOWERS as FLOWERS, SHARED_MOBILENET } from '../shared_folder.ts';
 
-const FLOWERS = path.resolve(import.meta.dirname, '../../shared/data/flowers');
-const SHARED_MOBILENET = path.resolve(import.meta.dirname, '../../shared/models/mobilenet_v2_0.35_imagenet/model.json');
 const MAIN = fileURLToPath(new URL('../packages/cli/src/main.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 const RESIZE = ['--size', '150', '--views', '0', '--augment', 'none'];

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runStagesFor } from './stage_run.ts';
 
-export const FLOWERS = path.resolve(import.meta.dirname, '../../shared/data/flowers');
+import { SHARED_FLOWERS as FLOWERS } from '../shared_folder.ts';
 
 const [stage, workersText, viewsText, preset] = process.argv.slice(2);
 const workers = Number(workersText);

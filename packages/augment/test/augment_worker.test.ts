@@ -8,8 +8,8 @@ import augmentImage from '../src/augment_worker.ts';
 import { EXPERIMENT_AUGMENTATION } from '../src/keras_params.ts';
 import { decodeAugmentResult } from '../src/result.ts';
 import type { AugmentTask, AugmentWireResult } from '../src/types.ts';
+import { SHARED_FLOWERS as FLOWERS } from '../../../shared_folder.ts';
 
-const FLOWERS = '/work/shared/data/flowers';
 const SIZE = 64;
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 

@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readArrowTable } from '@flowers/core';
 import { readSplitFile } from '@flowers/core/contracts';
 import { arrowFingerprint, jsonFingerprint, type ArrowFingerprint } from './golden/column_hashes.ts';
-import { runContractPipeline, SHARED_DIR } from './golden/contract_pipeline.ts';
+import { SHARED_DIR } from '../../../shared_folder.ts';
+import { runContractPipeline } from './golden/contract_pipeline.ts';
 
 const golden = JSON.parse(readFileSync(new URL('./golden/columns_before_contracts.json', import.meta.url), 'utf8')) as {
   files: Record<string, ArrowFingerprint | Record<string, string>>;

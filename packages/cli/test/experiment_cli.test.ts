@@ -1,11 +1,10 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, SHARED_FLOWERS, spawnCli } from './run_cli.ts';
+import { SHARED_MOBILENET } from '../../../shared_folder.ts';
 
-const SHARED_MOBILENET = fileURLToPath(new URL('../../../../shared/models/mobilenet_v2_0.35_imagenet/model.json', import.meta.url));
 // A quick feature-head experiment on the synthetic demo set with the real ImageNet MobileNetV2.
 const QUICK = ['--experiment', 'best', '--weights', SHARED_MOBILENET, '--size', '96', '--views', '1', '--epochs', '3', '--backend', 'wasm', '--workdir', 'ws'];
 

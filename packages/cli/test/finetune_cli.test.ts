@@ -1,12 +1,11 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readPredictions } from '@flowers/core/contracts';
 import { runCli } from './run_cli.ts';
+import { SHARED_MOBILENET } from '../../../shared_folder.ts';
 
-const SHARED_MOBILENET = fileURLToPath(new URL('../../../../shared/models/mobilenet_v2_0.35_imagenet/model.json', import.meta.url));
 
 describe('pnpm pipeline train --experiment finetune', () => {
   it('fine-tunes the layers above the cut from the features artifact alone, and the saved model, moved elsewhere, predicts as training did', async () => {

@@ -1,11 +1,10 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './run_cli.ts';
+import { SHARED_MOBILENET as MOBILENET } from '../../../shared_folder.ts';
 
-const MOBILENET = fileURLToPath(new URL('../../../../shared/models/mobilenet_v2_0.35_imagenet/model.json', import.meta.url));
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'cli-onnx-'));
 const FEATURES = ['features', '--base', 'mobilenet_v2', '--alpha', '0.35', '--size', '64', '--pool', 'avg', '--weights', MOBILENET, '--workdir', 'ws'];
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 export const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 // Resolved here: `--import tsx` alone would be looked up from the child's working directory.
 export const TSX = import.meta.resolve('tsx');
-export const SHARED_FLOWERS = fileURLToPath(new URL('../../../../shared/data/flowers', import.meta.url));
+export { SHARED_FLOWERS } from '../../../shared_folder.ts';
 
 export interface CliResult {
   status: number | null;

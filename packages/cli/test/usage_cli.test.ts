@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { fileIOHandler } from '@flowers/core/tf';
 import os, { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SHARED_MOBILENET_DIR } from '../../../shared_folder.ts';
 import { runCli } from './run_cli.ts';
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'cli-usage-'));
@@ -57,7 +57,7 @@ describe('options are checked before any work', () => {
 
   it('bad weights and widths fail before any stage, in one line naming the file', async () => {
     const dir = tmp();
-    const shared = fileURLToPath(new URL('../../../../shared/models/mobilenet_v2_0.35_imagenet/', import.meta.url));
+    const shared = SHARED_MOBILENET_DIR;
     const modelJson = readFileSync(path.join(shared, 'model.json'), 'utf8');
     const weightsBin = readFileSync(path.join(shared, 'weights.bin'));
     const write = (name: string, files: Record<string, string | Buffer>): string => {

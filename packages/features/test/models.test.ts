@@ -13,8 +13,8 @@ import {
 } from '../src/models/index.ts';
 import { applyLayerWeights } from '../src/weights/apply.ts';
 import { readTfjsLayersWeights } from '../src/weights/tfjs_layers.ts';
+import { SHARED_MOBILENET } from '../../../shared_folder.ts';
 
-const SHARED_MOBILENET = '/work/shared/models/mobilenet_v2_0.35_imagenet/model.json';
 
 beforeAll(async () => {
   await selectBackend('cpu');

@@ -1,7 +1,6 @@
 import { mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { relativeError } from '../../core/test/numeric.ts';
@@ -21,8 +20,8 @@ import {
   type FeatureModelSpec,
 } from '../src/index.ts';
 import type { FeatureRows } from '../src/engines/engine.ts';
+import { SHARED_DIR as SHARED } from '../../../shared_folder.ts';
 
-const SHARED = fileURLToPath(new URL('../../../../shared/', import.meta.url));
 const MOBILENET = path.join(SHARED, 'models/mobilenet_v2_0.35_imagenet/model.json');
 const FLOWERS = path.join(SHARED, 'data/flowers');
 const tempDir = (): string => mkdtempSync(path.join(os.tmpdir(), 'onnx-engine-'));

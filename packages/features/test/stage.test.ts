@@ -1,7 +1,6 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import polars from 'nodejs-polars';
@@ -21,8 +20,8 @@ import {
   splitAtLayer,
   type FeaturesStageParams,
 } from '../src/index.ts';
+import { SHARED_MOBILENET as WEIGHTS } from '../../../shared_folder.ts';
 
-const WEIGHTS = fileURLToPath(new URL('../../../../shared/models/mobilenet_v2_0.35_imagenet/model.json', import.meta.url));
 const SIZE = 40;
 const PIXEL_BYTES = SIZE * SIZE * 3;
 const CLASSES = ['daisy', 'dandelion', 'rose', 'sunflower', 'tulip'];

@@ -18,8 +18,8 @@ import { readKerasH5Weights } from '../src/weights/keras_h5.ts';
 import { nsfwjsModelDir, readNsfwjsWeights } from '../src/weights/nsfwjs.ts';
 import { imagenetWeightsUrl, resolveWeights, settleWeights } from '../src/weights/resolve.ts';
 import { readTfjsLayersWeights } from '../src/weights/tfjs_layers.ts';
+import { SHARED_MOBILENET } from '../../../shared_folder.ts';
 
-const SHARED_MOBILENET = '/work/shared/models/mobilenet_v2_0.35_imagenet/model.json';
 
 const tempDir = (): string => mkdtempSync(path.join(os.tmpdir(), 'features-weights-'));
 

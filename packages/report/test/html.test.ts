@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { escapeHtml } from '../src/html.ts';
 import { writeComparisonReport, writeRunReport } from '../src/render.ts';
 import type { ComparedRun } from '../src/types.ts';
-import { AWKWARD_NAME, writeSyntheticRun } from './fixture.ts';
+import { writeSyntheticRun } from './fixture.ts';
 
 describe('escapeHtml', () => {
   it('escapes the five HTML-special characters and keeps unicode', () => {

@@ -6,18 +6,15 @@
 import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { memoryLogger } from '@flowers/core';
 import { selectBackend } from '@flowers/core/tf';
 import { AUGMENT_PRESETS, produceAugment } from '@flowers/augment';
 import { BASES, produceFeatures } from '@flowers/features';
 import { produceIngest, scanDataset } from '@flowers/ingest';
 import { produceTrain, resolveTrainConfig } from '@flowers/train';
+import { SHARED_FLOWERS, SHARED_MOBILENET as WEIGHTS } from '../../../../shared_folder.ts';
 
-/** The shared folder beside the checkout; its absolute path differs from machine to machine. */
-export const SHARED_DIR = fileURLToPath(new URL('../../../../../shared', import.meta.url));
-const WEIGHTS = path.join(SHARED_DIR, 'models/mobilenet_v2_0.35_imagenet/model.json');
-const SHARED_FLOWERS = path.join(SHARED_DIR, 'data/flowers');
+
 const CLASSES = ['daisy', 'rose', 'tulip'];
 const PHOTOS_PER_CLASS = 5;
 

@@ -12,9 +12,11 @@ import {
   planExperiment,
   resolvePipelineSpec,
   runExperiment,
+  shareFeatureExtraction,
   runStages,
   STAGE_NAMES,
   type OptionValues,
+  type PipelineSpec,
   type StageName,
 } from '@flowers/pipeline';
 import { formatClassificationReport, writeComparisonForRuns, writeReportForRun } from '@flowers/report';
@@ -139,12 +141,21 @@ async function experimentsOf(command: Command, config: OptionValues, allowAll: b
   return experiment === 'all' && allowAll ? REFERENCE_EXPERIMENTS : [experiment];
 }
 
+/** Each experiment's options and spec, all checked before any runs; those run together share their feature extraction. */
+async function resolveExperiments(command: Command, config: OptionValues, names: readonly string[]): Promise<Array<{ name: string; prepared: Prepared; spec: PipelineSpec }>> {
+  const resolved = [];
+  for (const name of names) {
+    const prepared = await prepare(command, config, experimentPreset(name));
+    resolved.push({ name, prepared, spec: await resolvePipelineSpec(prepared.values, specOptions(prepared, 'train')) });
+  }
+  const shared = shareFeatureExtraction(resolved.map((r) => r.spec));
+  return resolved.map((r, i) => ({ ...r, spec: shared[i]! }));
+}
+
 /** status, and all --dry-run: the plan, as dvc status prints it, without running anything. */
 async function statusAction(command: Command): Promise<void> {
   const config = await configOf(command);
-  for (const name of await experimentsOf(command, config, true)) {
-    const prepared = await prepare(command, config, experimentPreset(name));
-    const spec = await resolvePipelineSpec(prepared.values, specOptions(prepared, 'train'));
+  for (const { name, prepared, spec } of await resolveExperiments(command, config, await experimentsOf(command, config, true))) {
     const plan = await planExperiment(spec, { workspace: prepared.workspace, force: command.name() === 'status' ? new Set() : prepared.force, verify: Boolean(prepared.values.verify) });
     process.stdout.write(`${formatPlan(name, plan)}\n`);
   }
@@ -157,10 +168,8 @@ async function experimentAction(command: Command, report: boolean): Promise<void
   const names = await experimentsOf(command, config, report);
   const signal = interruptSignal();
   const runs: RunRecord[] = [];
-  for (const name of names) {
-    const prepared = await prepare(command, config, experimentPreset(name));
+  for (const { name, prepared, spec } of await resolveExperiments(command, config, names)) {
     const executor = await queueExecutorFrom(prepared.values, log);
-    const spec = await resolvePipelineSpec(prepared.values, specOptions(prepared, 'train'));
     const given = prepared.values.run === undefined ? undefined : String(prepared.values.run);
     const runName = names.length > 1 ? `${given ?? 'compare'}-${name}` : given;
     const { run } = await runExperiment(spec, prepared.values, {

@@ -110,6 +110,8 @@ export function addTrainOptions(command: Command): Command {
     .addOption(new Option('--head <kind>', 'model on top of the input').choices([...HEAD_KINDS]))
     .option('--unfreeze <layer>', "fine-tuning: train the base above this layer ('default': the base's usual cut, InceptionV3 mixed8)")
     .option('--epochs <n>', 'training epochs')
+    .option('--head-epochs <n>', 'fine-tuning: first train the head alone on the base features for this many epochs (0 = start from a random head)')
+    .option('--head-lr <rate>', 'fine-tuning: the learning rate of those head epochs')
     .option('--batch-size <n>', 'training batch size')
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZER_NAMES]))
     .option('--lr <rate>', 'learning rate')

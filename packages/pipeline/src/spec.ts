@@ -215,6 +215,26 @@ export async function resolvePipelineSpec(values: OptionValues, options: Resolve
   };
 }
 
+/** The features a spec extracts and everything upstream of them, but for the cut layer. */
+function extractionOf(spec: PipelineSpec): string | undefined {
+  if (!spec.features) return undefined;
+  const { cut: _cut, ...features } = spec.features;
+  return JSON.stringify([spec.ingest, spec.augment, features]);
+}
+
+/**
+ * Experiments run together (`--experiment all`) whose features differ only in the cut layer
+ * share one extraction: one without a cut takes the cut another one asks for, so the features
+ * stage runs once and writes the cut activations in the same pass.
+ */
+export function shareFeatureExtraction(specs: readonly PipelineSpec[]): PipelineSpec[] {
+  return specs.map((spec) => {
+    if (!spec.features || spec.features.cut !== undefined) return spec;
+    const donor = specs.find((other) => other.features?.cut !== undefined && extractionOf(other) === extractionOf(spec));
+    return donor ? { ...spec, features: { ...spec.features, cut: donor.features!.cut! } } : spec;
+  });
+}
+
 /** Every stage a pipeline may run, in order: what a queue worker can serve. */
 export const PIPELINE_STAGES = [ingestStage, augmentStage, featuresStage, trainStage] as const;
 

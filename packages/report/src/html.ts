@@ -144,11 +144,15 @@ function trainingSection(data: RunReportData, charts: RunReportAssets['charts'])
   const bestLine = best
     ? `<p>Best epoch <strong id="best-epoch">${best.epoch}</strong>: validation accuracy <strong>${fixed(best.val_accuracy, 4)}</strong>, validation loss <strong>${fixed(best.val_loss, 4)}</strong>.</p>`
     : '';
+  const headEpochs = data.history.filter((h) => h.phase === 'head').length;
+  const phasesLine = headEpochs > 0
+    ? `<p id="phases">Epochs 1 to ${headEpochs} trained the head alone on the base's features; from epoch ${headEpochs + 1} the top of the base fine-tuned with it.</p>`
+    : '';
   const rows = data.history.map((h) => [
     String(h.epoch), fixed(h.loss, 4), fixed(h.accuracy, 4), fixed(h.val_loss, 4), fixed(h.val_accuracy, 4),
     h.lr === undefined ? '' : String(h.lr), h.seconds === undefined ? '' : fixed(h.seconds, 1),
   ]);
-  return `<section id="training"><h2>Training</h2>${bestLine}
+  return `<section id="training"><h2>Training</h2>${bestLine}${phasesLine}
 <div class="charts">${figure(charts['accuracy-curve'], 'accuracy-curve', 'Accuracy per epoch, train vs validation (dashed: best epoch)')}${figure(charts['loss-curve'], 'loss-curve', 'Loss per epoch, train vs validation (dashed: best epoch)')}</div>
 <details><summary>Per-epoch history (${data.history.length} epochs)</summary>
 ${table(['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'lr', 'seconds'], rows, [true, true, true, true, true, true, true], (i) => (data.history[i]!.epoch === data.bestEpoch ? 'best' : ''))}

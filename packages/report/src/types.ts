@@ -10,7 +10,7 @@ export interface RunReportData {
   ingest: { skipped: Array<{ path: string; reason: string }>; duplicates: Array<{ kept: string; dropped: string[] }> };
   /** Grid of one image and its augmented views. */
   augmentPreviewPng?: Uint8Array;
-  history: Array<{ epoch: number; loss: number; accuracy: number; val_loss: number; val_accuracy: number; lr?: number; seconds?: number }>;
+  history: Array<{ epoch: number; loss: number; accuracy: number; val_loss: number; val_accuracy: number; lr?: number; seconds?: number; phase?: 'head' | 'finetune' }>;
   bestEpoch?: number;
   /** The test split's metrics as the train stage wrote them. */
   metrics: MetricsJson;

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { escapeHtml } from '../src/html.ts';
+import { escapeHtml, renderRunReport } from '../src/html.ts';
 import { writeComparisonReport, writeRunReport } from '../src/render.ts';
 import type { ComparedRun } from '../src/types.ts';
 import { writeSyntheticRun } from './fixture.ts';
@@ -83,5 +83,16 @@ describe('writeComparisonReport', () => {
     expect(html).toContain('<span data-accuracy>0.6123</span>');
     expect(html.match(/<tr class="best">/g)).toHaveLength(1);
     expect(fs.readFileSync(path.join(outDir, 'compare-val-accuracy.svg'), 'utf8')).toContain('inception');
+  });
+});
+
+describe('renderRunReport of a two-phase fine-tuning', () => {
+  it('says which epochs trained the head alone and where fine-tuning began', async () => {
+    const data = await writeSyntheticRun(fs.mkdtempSync(path.join(os.tmpdir(), 'report-phases-')));
+    const phased = { ...data, history: data.history.map((h, i) => ({ ...h, phase: i < 3 ? ('head' as const) : ('finetune' as const) })) };
+    expect(renderRunReport(phased, { charts: {}, gallery: [] })).toContain(
+      "<p id=\"phases\">Epochs 1 to 3 trained the head alone on the base's features; from epoch 4 the top of the base fine-tuned with it.</p>",
+    );
+    expect(renderRunReport(data, { charts: {}, gallery: [] })).not.toContain('id="phases"');
   });
 });

@@ -15,6 +15,13 @@ export interface TrainConfig {
   input: InputKind;
   head: HeadKind;
   epochs: number;
+  /**
+   * Fine-tuning (input 'cut'): epochs that first train the head alone on the base's cached
+   * features, at headLr, so that the top is unfrozen under a trained head rather than a random
+   * one (Keras' recipe: train the head, then fine-tune); 0 starts from a random head.
+   */
+  headEpochs: number;
+  headLr: number;
   batchSize: number;
   optimizer: OptimizerName;
   lr: number;
@@ -38,6 +45,8 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = {
   input: 'features',
   head: 'gap_linear',
   epochs: 30,
+  headEpochs: 0,
+  headLr: 1e-3,
   batchSize: 32,
   optimizer: 'rmsprop',
   lr: 1e-3,
@@ -69,6 +78,8 @@ export function resolveTrainConfig(values: Record<string, unknown>): TrainConfig
     input: toChoice(get('input'), 'input', INPUT_KINDS),
     head: toChoice(get('head'), 'head', HEAD_KINDS),
     epochs: toInt(get('epochs'), 'epochs', 1),
+    headEpochs: toInt(get('headEpochs'), 'headEpochs', 0),
+    headLr: toPositive(get('headLr'), 'headLr'),
     batchSize: toInt(get('batchSize'), 'batchSize', 1),
     optimizer: toChoice(get('optimizer'), 'optimizer', OPTIMIZER_NAMES),
     lr: toPositive(get('lr'), 'lr'),
@@ -85,6 +96,9 @@ export function resolveTrainConfig(values: Record<string, unknown>): TrainConfig
   };
   if (config.warmupEpochs >= config.epochs && config.warmupEpochs > 0) {
     throw new UserError(`--warmup-epochs must be less than --epochs (${config.epochs}), got ${config.warmupEpochs}`);
+  }
+  if (config.headEpochs > 0 && config.input !== 'cut') {
+    throw new UserError(`--head-epochs trains the head before fine-tuning the base: it needs --input cut, got --input ${config.input}`);
   }
   const wantsPixels = config.head === 'scratch_cnn';
   if (wantsPixels !== (config.input === 'pixels')) {

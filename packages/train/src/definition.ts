@@ -72,7 +72,7 @@ async function produce({ dir, params, inputs, env, resuming, resumeRequested }: 
     validationFile: path.join(upstream.dir, files.validation),
     testFile: path.join(upstream.dir, files.test),
     config,
-    ...(baseTop ? { baseTop } : {}),
+    ...(baseTop ? { baseTop, headFiles: { train: path.join(upstream.dir, FEATURE_FILES.train), validation: path.join(upstream.dir, FEATURE_FILES.validation) } } : {}),
     resume: resuming,
     log: env.log,
     backend: backend!,

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { InterruptedError, UserError, type Logger } from '@flowers/core';
-import { writeHistory, type EpochRecord } from '@flowers/core/contracts';
+import { joinPhases, writeHistory, type EpochRecord } from '@flowers/core/contracts';
 import { checkpointFingerprint, fingerprintChanges, readCheckpointState, restoreCheckpoint, writeCheckpoint, type CheckpointState } from './checkpoint.ts';
 import type { ArrowBatchSource } from './data/arrow_batches.ts';
 import { createTfjsEngine, type TrainingEngine } from './engines/index.ts';
@@ -23,6 +23,8 @@ export interface TrainClassifierOptions {
   log: Logger;
   /** Also rewrite this history.json after every epoch. */
   historyFile?: string;
+  /** An earlier phase's epochs (the head's, before fine-tuning), written first in historyFile. */
+  historyBefore?: readonly EpochRecord[];
   /** On abort, the current epoch and its checkpoint finish, then training stops with an InterruptedError. */
   signal?: AbortSignal;
   onEpoch?: (record: EpochRecord) => void | Promise<void>;
@@ -156,7 +158,7 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
       log.info(epochLine(record, config.epochs));
       stoppedEarly = keepBest && epoch - state.bestEpoch >= config.patience;
       await writeCheckpoint(checkpointDir, { model, optimizer, state, ...(bestWeights ? { bestWeights } : {}) });
-      if (options.historyFile) await writeHistory(options.historyFile, state.history);
+      if (options.historyFile) await writeHistory(options.historyFile, options.historyBefore ? joinPhases(options.historyBefore, state.history) : state.history);
       await options.onEpoch?.(record);
       if (signal?.aborted && epoch < config.epochs && !stoppedEarly) {
         throw new InterruptedError(`training stopped after epoch ${epoch}; rerun with --resume to continue`);

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError, writeFileAtomic, type Logger } from '@flowers/core';
-import { HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE, metricsJson, probabilityRows, writeHistory, writeMetrics, writePredictions, type EpochRecord } from '@flowers/core/contracts';
+import { HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE, joinPhases, metricsJson, probabilityRows, writeHistory, writeMetrics, writePredictions, type EpochRecord } from '@flowers/core/contracts';
 import { fileIOHandler, type SelectedBackend } from '@flowers/core/tf';
 import { ArrowBatchSource } from './data/arrow_batches.ts';
 import { trainClassifier } from './loop.ts';
@@ -19,6 +19,8 @@ export interface ProduceTrainOptions {
   config: TrainConfig;
   /** The pretrained top of the base (input: cut activations), for input 'cut'. */
   baseTop?: tf.LayersModel;
+  /** The base's cached features (the top's output, maybe pooled), on which config.headEpochs train the head first. */
+  headFiles?: { train: string; validation: string };
   resume: boolean;
   log: Logger;
   signal?: AbortSignal;
@@ -42,7 +44,8 @@ export interface ProduceTrainResult {
 export const MODEL_DIR = 'model';
 export const PIPELINE_MODEL_FILE = 'pipeline-model.json';
 export const CHECKPOINT_DIR = 'checkpoint';
-
+/** The head phase's checkpoints, kept until the end so that a resumed fine-tuning finds its head. */
+export const HEAD_CHECKPOINT_DIR = 'checkpoint-head';
 
 /** The three splits must describe the same classes and inputs, of the kind the config trains on. */
 function checkCompatible(config: TrainConfig, train: ArrowBatchSource, others: ArrowBatchSource[]): void {
@@ -59,6 +62,70 @@ function checkCompatible(config: TrainConfig, train: ArrowBatchSource, others: A
     }
   }
   if (train.numRows === 0) throw new UserError(`${train.file} has no rows to train on`);
+}
+
+/** The layers of `head` that hold weights, each with a layer of that name and those shapes in `model`; else why not. */
+function headMismatch(head: tf.LayersModel, model: tf.LayersModel): string | undefined {
+  for (const layer of head.layers) {
+    const shapes = layer.getWeights().map((w) => w.shape.join('x'));
+    if (shapes.length === 0) continue;
+    const target = model.layers.find((l) => l.name === layer.name);
+    const targetShapes = target?.getWeights().map((w) => w.shape.join('x'));
+    if (targetShapes?.join() !== shapes.join()) return `its layer ${layer.name} has weights ${shapes.join(', ')}, the fine-tuned model's ${targetShapes?.join(', ') ?? 'no such layer'}`;
+  }
+  return undefined;
+}
+
+/**
+ * Keras' first step before fine-tuning: trains the head alone on the base's cached features for
+ * config.headEpochs, then copies its weights into `model`'s head, so the top is unfrozen under a
+ * trained head. Resumable like any training (its checkpoints are in HEAD_CHECKPOINT_DIR).
+ */
+async function trainHeadFirst(options: ProduceTrainOptions, model: tf.LayersModel): Promise<EpochRecord[]> {
+  const { config, log, headFiles } = options;
+  if (!headFiles) throw new Error('--head-epochs needs the base features to train the head on');
+  const headConfig: TrainConfig = { ...config, input: 'features', epochs: config.headEpochs, lr: config.headLr, schedule: 'constant', warmupEpochs: 0 };
+  const train = await ArrowBatchSource.open(headFiles.train, { role: 'train', batchSize: config.batchSize, rescale: config.rescale, seed: config.seed, epochViews: config.epochViews });
+  try {
+    const validation = await ArrowBatchSource.open(headFiles.validation, { role: 'eval', batchSize: config.batchSize, rescale: config.rescale });
+    try {
+      checkCompatible(headConfig, train, [validation]);
+      const head = buildClassifier(headConfig, { inputShape: train.rowShape, numClasses: train.classes.length });
+      try {
+        const mismatch = headMismatch(head, model);
+        if (mismatch) {
+          throw new UserError(`--head-epochs: a head on the features in ${train.file} (shape [${train.rowShape.join(', ')}]) does not fit the top of the base: ${mismatch}; extract the features with --pool none`);
+        }
+        const engine = options.backend
+          ? await createTrainingEngine(head, headConfig, { backend: options.backend, ...(options.threads === undefined ? {} : { threads: options.threads }), labelCounts: train.labelCounts, log })
+          : createTfjsEngine(head, headConfig, { labelCounts: train.labelCounts });
+        try {
+          log.info(`training the ${config.head} head alone first: ${train.numRows} rows of base features, lr ${config.headLr}, ${config.headEpochs} epochs, ${engine.summary}`);
+          const result = await trainClassifier({
+            model: head,
+            train,
+            validation,
+            config: headConfig,
+            engine,
+            checkpointDir: path.join(options.outDir, HEAD_CHECKPOINT_DIR),
+            resume: options.resume,
+            log,
+            ...(options.signal ? { signal: options.signal } : {}),
+          });
+          for (const layer of head.layers) if (layer.getWeights().length > 0) model.getLayer(layer.name).setWeights(layer.getWeights());
+          return result.history;
+        } finally {
+          engine.dispose();
+        }
+      } finally {
+        head.dispose();
+      }
+    } finally {
+      await validation.close();
+    }
+  } finally {
+    await train.close();
+  }
 }
 
 /**
@@ -82,67 +149,74 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
       throw new UserError(`early stopping needs a validation split: ${validation.file} has no rows; pass --patience 0`);
     }
     const model = buildClassifier(config, { inputShape: train.rowShape, numClasses: train.classes.length, ...(options.baseTop ? { baseTop: options.baseTop } : {}) });
-    const engine = options.backend
-      ? await createTrainingEngine(model, config, { backend: options.backend, ...(options.threads === undefined ? {} : { threads: options.threads }), labelCounts: train.labelCounts, log })
-      : createTfjsEngine(model, config, { labelCounts: train.labelCounts });
     try {
-      log.info(
-        `training ${config.head} on ${train.numRows} rows (${train.stepsPerEpoch} steps/epoch), validating on ${validation.numRows}, ` +
-          `${config.optimizer} lr ${config.lr} ${config.schedule}, ${config.epochs} epochs, ${engine.summary}`,
-      );
-      const trainStarted = performance.now();
-      const result = await trainClassifier({
-        model,
-        train,
-        validation,
-        config,
-        engine,
-        checkpointDir: path.join(outDir, CHECKPOINT_DIR),
-        resume: options.resume,
-        log,
-        historyFile: path.join(outDir, HISTORY_FILE),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      const trainSeconds = (performance.now() - trainStarted) / 1000;
+      const headHistory = config.headEpochs > 0 ? await trainHeadFirst(options, model) : undefined;
+      const engine = options.backend
+        ? await createTrainingEngine(model, config, { backend: options.backend, ...(options.threads === undefined ? {} : { threads: options.threads }), labelCounts: train.labelCounts, log })
+        : createTfjsEngine(model, config, { labelCounts: train.labelCounts });
+      try {
+        log.info(
+          `training ${config.head} on ${train.numRows} rows (${train.stepsPerEpoch} steps/epoch), validating on ${validation.numRows}, ` +
+            `${config.optimizer} lr ${config.lr} ${config.schedule}, ${config.epochs} epochs, ${engine.summary}`,
+        );
+        const trainStarted = performance.now();
+        const result = await trainClassifier({
+          model,
+          train,
+          validation,
+          config,
+          engine,
+          checkpointDir: path.join(outDir, CHECKPOINT_DIR),
+          resume: options.resume,
+          log,
+          historyFile: path.join(outDir, HISTORY_FILE),
+          ...(headHistory ? { historyBefore: headHistory } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        const history = headHistory ? joinPhases(headHistory, result.history) : result.history;
+        const bestEpoch = (headHistory?.length ?? 0) + result.bestEpoch;
+        const trainSeconds = (performance.now() - trainStarted) / 1000;
 
-      const predictStarted = performance.now();
-      const predictions = await predictProbabilities(engine, test);
-      const testAccuracy = accuracyOf(predictions);
-      await writePredictions(path.join(outDir, PREDICTIONS_FILE), predictions);
-      await writeMetrics(path.join(outDir, METRICS_FILE), metricsJson(Array.from(predictions.labels), probabilityRows(predictions), predictions.classes));
-      const predictSeconds = (performance.now() - predictStarted) / 1000;
+        const predictStarted = performance.now();
+        const predictions = await predictProbabilities(engine, test);
+        const testAccuracy = accuracyOf(predictions);
+        await writePredictions(path.join(outDir, PREDICTIONS_FILE), predictions);
+        await writeMetrics(path.join(outDir, METRICS_FILE), metricsJson(Array.from(predictions.labels), probabilityRows(predictions), predictions.classes));
+        const predictSeconds = (performance.now() - predictStarted) / 1000;
 
-      await model.save(fileIOHandler(path.join(outDir, MODEL_DIR)));
-      // Pixel files carry 'size', feature files the base's 'input_size'.
-      const sizeMeta = train.metadata.get('size') ?? train.metadata.get('input_size');
-      await writeFileAtomic(
-        path.join(outDir, PIPELINE_MODEL_FILE),
-        JSON.stringify(
-          {
-            ...options.modelMeta,
-            classes: train.classes,
-            inputSize: sizeMeta === undefined ? null : Number(sizeMeta),
-            input: config.input,
-            rescale: config.rescale,
-            feature_shape: train.inputKind === 'features' ? train.rowShape : null,
-          },
-          null,
-          2,
-        ),
-      );
-      await writeHistory(path.join(outDir, HISTORY_FILE), result.history);
-      await rm(path.join(outDir, CHECKPOINT_DIR), { recursive: true, force: true });
-      log.info(`test accuracy ${(testAccuracy * 100).toFixed(2)}% on ${predictions.labels.length} images (best epoch ${result.bestEpoch})`);
-      return {
-        history: result.history,
-        bestEpoch: result.bestEpoch,
-        stoppedEarly: result.stoppedEarly,
-        testAccuracy,
-        rows: { train: train.numRows, validation: validation.numRows, test: test.numRows },
-        timings: { train_s: trainSeconds, predict_s: predictSeconds },
-      };
+        await model.save(fileIOHandler(path.join(outDir, MODEL_DIR)));
+        // Pixel files carry 'size', feature files the base's 'input_size'.
+        const sizeMeta = train.metadata.get('size') ?? train.metadata.get('input_size');
+        await writeFileAtomic(
+          path.join(outDir, PIPELINE_MODEL_FILE),
+          JSON.stringify(
+            {
+              ...options.modelMeta,
+              classes: train.classes,
+              inputSize: sizeMeta === undefined ? null : Number(sizeMeta),
+              input: config.input,
+              rescale: config.rescale,
+              feature_shape: train.inputKind === 'features' ? train.rowShape : null,
+            },
+            null,
+            2,
+          ),
+        );
+        await writeHistory(path.join(outDir, HISTORY_FILE), history);
+        for (const dir of [CHECKPOINT_DIR, HEAD_CHECKPOINT_DIR]) await rm(path.join(outDir, dir), { recursive: true, force: true });
+        log.info(`test accuracy ${(testAccuracy * 100).toFixed(2)}% on ${predictions.labels.length} images (best epoch ${bestEpoch})`);
+        return {
+          history,
+          bestEpoch,
+          stoppedEarly: result.stoppedEarly,
+          testAccuracy,
+          rows: { train: train.numRows, validation: validation.numRows, test: test.numRows },
+          timings: { train_s: trainSeconds, predict_s: predictSeconds },
+        };
+      } finally {
+        engine.dispose();
+      }
     } finally {
-      engine.dispose();
       model.dispose();
     }
   } finally {

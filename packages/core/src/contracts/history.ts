@@ -13,6 +13,16 @@ export interface EpochRecord {
   val_accuracy: number;
   lr: number;
   seconds: number;
+  /** Two-phase fine-tuning: 'head' for the epochs that trained the head alone, 'finetune' after. */
+  phase?: 'head' | 'finetune';
+}
+
+/** One history of a head phase then a fine-tuning phase, numbered on from the head's epochs. */
+export function joinPhases(head: readonly EpochRecord[], finetune: readonly EpochRecord[]): EpochRecord[] {
+  return [
+    ...head.map((record) => ({ ...record, phase: 'head' as const })),
+    ...finetune.map((record) => ({ ...record, epoch: head.length + record.epoch, phase: 'finetune' as const })),
+  ];
 }
 
 export async function writeHistory(file: string, history: readonly EpochRecord[]): Promise<void> {

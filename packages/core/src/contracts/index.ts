@@ -10,4 +10,4 @@ export { FEATURES_CONTRACT, FEATURE_FILES, FEATURE_INDEX_FILES, featureSchema, c
 export { CUT_DIR, CUT_TOP_DIR, CUT_FILES, createCutWriter } from './cut.ts';
 export { PREDICTIONS_FILE, writePredictions, readPredictions, probabilityRows, type Predictions } from './predictions.ts';
 export { METRICS_FILE, metricsJson, classificationReportOf, writeMetrics, readMetrics, type MetricsJson } from './metrics.ts';
-export { HISTORY_FILE, writeHistory, readHistory, type EpochRecord } from './history.ts';
+export { HISTORY_FILE, joinPhases, writeHistory, readHistory, type EpochRecord } from './history.ts';

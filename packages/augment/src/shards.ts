@@ -25,7 +25,7 @@ export const augmentShards: StageShards<AugmentStageParams> = {
   async merge({ dir, shardDirs, params, inputs }) {
     const rows: Record<string, number> = {};
     for (const split of SPLITS) {
-      const rowsPerBatch = pixelBatchRows(split, params.views);
+      const rowsPerBatch = pixelBatchRows(split, params);
       // Each pixel file's index holds the same rows in the same record batches.
       for (const file of [PIXEL_FILES[split], imageRowsIndexFile(PIXEL_FILES[split])]) {
         rows[split] = await concatArrowFiles(path.join(dir, file), shardDirs.map((shard) => path.join(shard, file)), { rowsPerBatch });

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createPool, ensureFreeSpace, mapOrdered, startProgress, type Logger, type StageResult } from '@flowers/core';
+import { createPool, ensureFreeSpace, mapOrdered, mirrorImage, startProgress, type Logger, type StageResult } from '@flowers/core';
 import {
   AUGMENT_PREVIEW_FILE,
   SPLITS,
@@ -22,6 +22,8 @@ export interface AugmentStageParams {
   views: number;
   augment: AugmentParams;
   seed: number;
+  /** Test-time augmentation: also the mirror image of each validation and test photo, as its view 1. */
+  tta?: true;
 }
 
 export const AUGMENT_REPORT_FILE = 'augment-report.json';
@@ -32,8 +34,8 @@ const PREVIEW_COLUMNS = 4;
 const IMAGES_PER_BATCH = 32;
 
 /** Rows in each full record batch of a split's pixel file: a batch holds whole photos with all their views. */
-export function pixelBatchRows(split: SplitName, views: number): number {
-  return IMAGES_PER_BATCH * (split === 'train' ? 1 + views : 1);
+export function pixelBatchRows(split: SplitName, { views, tta }: Pick<AugmentStageParams, 'views' | 'tta'>): number {
+  return IMAGES_PER_BATCH * (split === 'train' ? 1 + views : tta ? 2 : 1);
 }
 
 /** The images augment skipped, and why. */
@@ -94,7 +96,8 @@ export async function produceAugment(
   const first = options.rows?.start ?? 0;
   const rows = split.rows.slice(first, options.rows?.end ?? split.rows.length);
   const trainImages = rows.filter((r) => r.split === 'train').length;
-  await ensureFreeSpace(outDir, imageBytes * (rows.length + trainImages * params.views), 'the augmented pixel files');
+  const mirrored = params.tta ? rows.length - trainImages : 0;
+  await ensureFreeSpace(outDir, imageBytes * (rows.length + trainImages * params.views + mirrored), 'the augmented pixel files');
 
   const meta = { size: params.size, classes: split.classes, views: params.views, augment: params.augment, seed: params.seed, dataDir: split.dataDir };
   const sinks = Object.fromEntries(SPLITS.map((s) => [s, createPixelWriter(outDir, s, meta)])) as Record<SplitName, ImageRowsWriter>;
@@ -131,8 +134,9 @@ export async function produceAugment(
         const identity = { rowId: first + index, path: row.path, sha256: row.sha256, labelIndex: row.labelIndex, split: row.split };
         buffer.add({ ...identity, view: 0 }, result.plain);
         result.views.forEach((view, v) => buffer.add({ ...identity, view: v + 1 }, view));
+        if (params.tta && row.split !== 'train') buffer.add({ ...identity, view: 1 }, mirrorImage(result.plain, params.size));
         if (preview === undefined && row.split === 'train') preview = { path: row.path, tiles: [result.plain, ...result.views.slice(0, PREVIEW_VIEWS)] };
-        if (buffer.size >= pixelBatchRows(row.split, params.views)) buffer.flush();
+        if (buffer.size >= pixelBatchRows(row.split, params)) buffer.flush();
       },
     );
     for (const s of SPLITS) {

@@ -88,6 +88,37 @@ describe('the augment stage', () => {
     });
   });
 
+  it('with --tta, follows each validation and test image with its mirror image as view 1, and leaves the training rows as they were', async () => {
+    const { data, ingestDir } = await smallSplit();
+    // Left-to-right gradients, so that a mirror image differs from the image.
+    const split = await readSplitFile(path.join(ingestDir, SPLIT_FILE));
+    for (const row of split.rows) {
+      const raw = Buffer.alloc(60 * 40 * 3);
+      for (let p = 0; p < 60 * 40; p++) raw.fill((p % 60) * 4, p * 3, p * 3 + 3);
+      writeFileSync(path.join(data, row.path), await sharp(raw, { raw: { width: 60, height: 40, channels: 3 } }).png().toBuffer());
+    }
+    const rows = await Promise.all(split.rows.map(async (row) => ({ ...row, sha256: await sha256File(path.join(data, row.path)) })));
+    await writeSplit(ingestDir, { dataDir: data, classes: split.classes, seed: 0, fractions: [0.6, 0.2, 0.2], rows });
+
+    const base: AugmentStageParams = { size: 32, views: 2, augment: AUGMENT_PRESETS.experiment, seed: 0 };
+    const [plainOut, ttaOut] = [mkdtempSync(path.join(os.tmpdir(), 'augment-plain-')), mkdtempSync(path.join(os.tmpdir(), 'augment-tta-'))];
+    await produceAugment(plainOut, path.join(ingestDir, SPLIT_FILE), base, { workers: 2, log: memoryLogger() });
+    await produceAugment(ttaOut, path.join(ingestDir, SPLIT_FILE), { ...base, tta: true }, { workers: 2, log: memoryLogger() });
+    expect(await rowsOf(path.join(ttaOut, 'train.arrow'))).toEqual(await rowsOf(path.join(plainOut, 'train.arrow')));
+    for (const name of ['validation', 'test']) {
+      const plain = await rowsOf(path.join(plainOut, `${name}.arrow`));
+      const withMirror = await rowsOf(path.join(ttaOut, `${name}.arrow`));
+      expect(withMirror.map((r) => [r.path, r.view])).toEqual(plain.flatMap((r) => [[r.path, 0], [r.path, 1]]));
+      for (let i = 0; i < plain.length; i++) {
+        expect(withMirror[2 * i]).toEqual(plain[i]);
+        const flopped = await sharp(Buffer.from(plain[i]!.pixels), { raw: { width: 32, height: 32, channels: 3 } }).flop().raw().toBuffer();
+        expect(Buffer.compare(Buffer.from(withMirror[2 * i + 1]!.pixels), flopped), `${name} ${plain[i]!.path}`).toBe(0);
+        expect(Buffer.compare(flopped, Buffer.from(plain[i]!.pixels))).not.toBe(0);
+        expect(withMirror[2 * i + 1]!.rowId).toBe(plain[i]!.rowId);
+      }
+    }
+  });
+
   it('rejects out-of-range parameters before any work, naming the parameter', async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'augment-stage-bad-'));
     const bad: AugmentStageParams = { size: 64, views: 1, augment: { ...AUGMENT_PRESETS.experiment, fill_mode: 'mirror' as never }, seed: 0 };

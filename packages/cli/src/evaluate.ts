@@ -3,11 +3,19 @@ import path from 'node:path';
 import { errorMessage, UserError, type Logger } from '@flowers/core';
 import type { SelectedBackend } from '@flowers/core/tf';
 import { IMAGE_EXTENSIONS, scanDataset } from '@flowers/ingest';
-import { classificationReport, predictClasses, type ClassificationReport } from '@flowers/core';
-import { metricsJson, type MetricsJson } from '@flowers/core/contracts';
+import { classificationReport, meanOfViews, mirrorImage, predictClasses, type ClassificationReport } from '@flowers/core';
+import { metricsJson, ttaMetricsOf, type MetricsJson } from '@flowers/core/contracts';
 import { decodeForModel, loadClassifier, type Classifier } from './inference.ts';
 
 const isImage = (file: string): boolean => (IMAGE_EXTENSIONS as readonly string[]).includes(path.extname(file).toLowerCase());
+
+/** The class probabilities of each image and, with test-time augmentation, their mean with its mirror image's. */
+async function classifyImages(classifier: Classifier, images: Uint8Array[], tta: boolean): Promise<{ plain: Float32Array[]; tta?: Float32Array[] }> {
+  const plain = await classifier.classify(images);
+  if (!tta) return { plain };
+  const mirrored = await classifier.classify(images.map((image) => mirrorImage(image, classifier.meta.inputSize)));
+  return { plain, tta: plain.map((p, i) => meanOfViews(p, mirrored[i]!)) };
+}
 
 /** Runs a trained model over a labelled folder of class folders (classes matched by name). */
 export async function evaluateFolder(
@@ -15,6 +23,7 @@ export async function evaluateFolder(
   dataDir: string,
   backend: SelectedBackend,
   log: Logger,
+  { tta = false }: { tta?: boolean } = {},
 ): Promise<{ metrics: MetricsJson; report: ClassificationReport; skipped: Array<{ path: string; reason: string }> }> {
   const classifier = await loadClassifier(modelDir, backend, log);
   try {
@@ -27,22 +36,29 @@ export async function evaluateFolder(
     }
     const yTrue: number[] = [];
     const probabilities: number[][] = [];
+    const ttaProbabilities: number[][] = [];
     const skipped: Array<{ path: string; reason: string }> = [];
     const CHUNK = 64;
     for (let start = 0; start < dataset.files.length; start += CHUNK) {
       const chunk = dataset.files.slice(start, start + CHUNK);
       const decoded = await Promise.all(chunk.map((f) => decodeForModel(path.join(dataDir, f.path), classifier.meta).catch((error: unknown) => errorMessage(error))));
       const good = chunk.flatMap((f, i) => (typeof decoded[i] === 'string' ? (skipped.push({ path: f.path, reason: decoded[i] as string }), []) : [{ f, pixels: decoded[i] as Uint8Array }]));
-      const probs = await classifier.classify(good.map((g) => g.pixels));
+      const probs = await classifyImages(classifier, good.map((g) => g.pixels), tta);
       good.forEach((g, i) => {
         yTrue.push(classifier.meta.classes.indexOf(g.f.label));
-        probabilities.push(Array.from(probs[i]!));
+        probabilities.push(Array.from(probs.plain[i]!));
+        if (probs.tta) ttaProbabilities.push(Array.from(probs.tta[i]!));
       });
     }
     if (skipped.length) log.warn(`skipped ${skipped.length} unreadable image(s): ${skipped[0]!.path}: ${skipped[0]!.reason}`);
     if (!yTrue.length) throw new UserError(`no readable images in ${dataDir}`);
     const classes = classifier.meta.classes;
-    return { metrics: metricsJson(yTrue, probabilities, classes), report: classificationReport(yTrue, predictClasses(probabilities), classes), skipped };
+    const metrics = metricsJson(yTrue, probabilities, classes);
+    return {
+      metrics: tta ? { ...metrics, tta: ttaMetricsOf(metricsJson(yTrue, ttaProbabilities, classes)) } : metrics,
+      report: classificationReport(yTrue, predictClasses(probabilities), classes),
+      skipped,
+    };
   } finally {
     classifier.dispose();
   }
@@ -81,7 +97,7 @@ export interface PredictLine {
  * One result per image, in order; an unreadable file (or a folder without images) gives a line
  * with `error` and the rest go on. Fails once every input has failed: nothing was classified.
  */
-export async function* predictPaths(classifier: Classifier, inputs: string[], topK = 3): AsyncGenerator<PredictLine> {
+export async function* predictPaths(classifier: Classifier, inputs: string[], { topK = 3, tta = false }: { topK?: number; tta?: boolean } = {}): AsyncGenerator<PredictLine> {
   const { files, emptyFolders } = await expandImagePaths(inputs);
   if (!files.length) throw new UserError(`no images in ${emptyFolders.join(', ')} (looked for ${IMAGE_EXTENSIONS.join(', ')})`);
   for (const folder of emptyFolders) yield { path: folder, error: 'no images in this folder' };
@@ -95,7 +111,8 @@ export async function* predictPaths(classifier: Classifier, inputs: string[], to
       yield { path: file, error: code === 'ENOENT' ? 'no such file' : `cannot read image: ${errorMessage(error).split('\n')[0]}` };
       continue;
     }
-    const probs = (await classifier.classify([pixels]))[0]!;
+    const scores = await classifyImages(classifier, [pixels], tta);
+    const probs = (scores.tta ?? scores.plain)[0]!;
     const ranked = Array.from(probs, (p, i) => [classifier.meta.classes[i]!, Math.round(p * 1e6) / 1e6] as [string, number]).sort((a, b) => b[1] - a[1]);
     classified++;
     yield { path: file, label: ranked[0]![0], probability: ranked[0]![1], top: ranked.slice(0, topK) };

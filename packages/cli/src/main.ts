@@ -184,7 +184,8 @@ async function experimentAction(command: Command, report: boolean): Promise<void
       ...(runName === undefined ? {} : { runName }),
     });
     runs.push(run);
-    process.stdout.write(`${JSON.stringify({ run: run.name, experiment: run.experiment, accuracy: run.metrics?.accuracy, macro_f1: run.metrics?.macro_f1 })}\n`);
+    const tta = run.metrics?.tta ? { accuracy_tta: run.metrics.tta.accuracy } : {};
+    process.stdout.write(`${JSON.stringify({ run: run.name, experiment: run.experiment, accuracy: run.metrics?.accuracy, macro_f1: run.metrics?.macro_f1, ...tta })}\n`);
   }
   if (names.length > 1) {
     const workspace = new Workspace(resolvePath(String(command.opts().workdir ?? PIPELINE_DEFAULTS.workdir)));
@@ -244,12 +245,14 @@ program
   .requiredOption('--data <dir>', 'a folder with one sub-folder of images per class')
   .option('--json', 'print the metrics as JSON instead')
   .option('--out <file>', 'also write the metrics JSON to this file')
+  .option('--tta', "also the figures with test-time augmentation: the mean of each image's and its mirror image's probabilities")
   .addOption(backendOption())
-  .action(async (opts: { model: string; data: string; json?: boolean; out?: string; backend?: BackendRequest }) => {
+  .action(async (opts: { model: string; data: string; json?: boolean; out?: string; tta?: boolean; backend?: BackendRequest }) => {
     const backend = await announceBackend(opts.backend);
-    const { metrics, report, skipped } = await evaluateFolder(resolvePath(opts.model), resolvePath(opts.data), backend, stderrLogger);
+    const { metrics, report, skipped } = await evaluateFolder(resolvePath(opts.model), resolvePath(opts.data), backend, stderrLogger, { tta: Boolean(opts.tta) });
     if (opts.out) await writeFileAtomic(resolvePath(opts.out), `${JSON.stringify(metrics, null, 2)}\n`);
-    process.stdout.write(opts.json ? `${JSON.stringify(metrics)}\n` : `${formatClassificationReport(report)}\n`);
+    const ttaLine = metrics.tta ? `\nwith test-time augmentation (mirror): accuracy ${metrics.tta.accuracy.toFixed(4)}, macro F1 ${metrics.tta.macro_f1.toFixed(4)}\n` : '';
+    process.stdout.write(opts.json ? `${JSON.stringify(metrics)}\n` : `${formatClassificationReport(report)}\n${ttaLine}`);
     if (skipped.length) stderrLogger.warn(`${skipped.length} image(s) could not be read and were left out`);
   });
 
@@ -258,12 +261,13 @@ program
   .description('classify image files or folders; prints one JSON line per image')
   .requiredOption('--model <dir>', 'a trained model directory (<workdir>/runs/<run>/model)')
   .option('--top <k>', 'how many classes to list per image', '3')
+  .option('--tta', "test-time augmentation: the mean of each image's and its mirror image's probabilities")
   .addOption(backendOption())
-  .action(async (paths: string[], opts: { model: string; top: string; backend?: BackendRequest }) => {
+  .action(async (paths: string[], opts: { model: string; top: string; tta?: boolean; backend?: BackendRequest }) => {
     const backend = await announceBackend(opts.backend);
     const classifier = await loadClassifier(resolvePath(opts.model), backend, stderrLogger);
     try {
-      for await (const line of predictPaths(classifier, paths.map(resolvePath), toInt(opts.top, 'top', 1))) process.stdout.write(`${JSON.stringify(line)}\n`);
+      for await (const line of predictPaths(classifier, paths.map(resolvePath), { topK: toInt(opts.top, 'top', 1), tta: Boolean(opts.tta) })) process.stdout.write(`${JSON.stringify(line)}\n`);
     } finally {
       classifier.dispose();
     }

@@ -72,6 +72,8 @@ export function addAugmentOptions(command: Command): Command {
   return command
     .option('--size <px>', `image side in pixels (default: ${PIPELINE_DEFAULTS.size})`)
     .option('--views <k>', `augmented views per training image (default: ${PIPELINE_DEFAULTS.views})`)
+    .option('--tta', 'test-time augmentation: also the mirror image of each validation and test photo; training reports its figures with it (the mean of the probabilities of the photo and its mirror) beside the plain ones')
+    .option('--no-tta', 'no test-time augmentation')
     .addOption(new Option('--augment <preset>', "augmentation preset: 'none' or 'experiment' (Keras: rotation 40, shifts 0.2, shear 0.2, zoom 0.2, horizontal flip)"))
     .option('--rotation-range <deg>', 'Keras rotation_range, degrees')
     .option('--width-shift-range <f>', 'Keras width_shift_range, fraction of width')

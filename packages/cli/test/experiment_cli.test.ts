@@ -299,3 +299,20 @@ describe('gc while a pipeline runs', () => {
     expect(after.stderr).not.toMatch(/^kept /m);
   }, 300_000);
 });
+
+describe('--tta on the demo set', () => {
+  it("writes the photos' mirror images, and reports the validation and test figures with test-time augmentation beside the plain ones", () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-tta-'));
+    const result = runCli(['all', ...QUICK, '--tta', '--run', 'tta'], cwd);
+    expect(result.status, result.stderr).toBe(0);
+    const runDir = path.join(cwd, 'ws', 'runs', 'tta');
+    const metrics = JSON.parse(readFileSync(path.join(runDir, 'metrics.json'), 'utf8'));
+    expect(metrics.tta.accuracy).toBeGreaterThanOrEqual(0);
+    expect(JSON.parse(result.stdout.trim())).toMatchObject({ accuracy: metrics.accuracy, accuracy_tta: metrics.tta.accuracy });
+    expect(JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8')).metrics.tta.accuracy).toBe(metrics.tta.accuracy);
+    const history = JSON.parse(readFileSync(path.join(runDir, 'history.json'), 'utf8')) as Array<Record<string, number>>;
+    expect(history.every((epoch) => epoch.val_accuracy_tta! >= 0 && epoch.val_accuracy_tta! <= 1)).toBe(true);
+    expect(result.stderr).toMatch(/test accuracy [\d.]+%, [\d.]+% with test-time augmentation on \d+ images/);
+    expect(readFileSync(path.join(runDir, 'report', 'report.html'), 'utf8')).toContain(`<span id="test-accuracy-tta">${metrics.tta.accuracy.toFixed(4)}</span>`);
+  });
+});

@@ -32,4 +32,5 @@ export * from './arrow_io.ts';
 export { concatArrowFiles } from './arrow_concat.ts';
 export { shardRanges } from './shard_ranges.ts';
 export { flagName, toNumber, toPositive, toInt, toFraction, toChoice, toBool } from './option_values.ts';
+export { mirrorImage, meanOfViews } from './tta.ts';
 export { confusionMatrix, predictClasses, classificationReport, wilsonInterval, type ClassScores, type ClassificationReport } from './classification_metrics.ts';

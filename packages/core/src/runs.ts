@@ -24,7 +24,8 @@ export interface RunRecord {
    * base, a path), the MobileNetV2 width used and, where 'auto' fell back, why and the width asked for.
    */
   weights?: { choice: string; alpha: number; source: string; fallback?: { reason: string; requestedAlpha: number } };
-  metrics?: { accuracy: number; macro_f1: number };
+  /** The test split's headline figures; `tta` with test-time augmentation, when the run has it. */
+  metrics?: { accuracy: number; macro_f1: number; tta?: { accuracy: number; macro_f1: number } };
   epochs?: number;
   wallSeconds?: number;
 }

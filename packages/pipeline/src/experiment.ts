@@ -114,7 +114,7 @@ export async function runExperiment(spec: PipelineSpec, values: OptionValues, op
             Object.entries({ features, train }).flatMap(([stage, artifact]) => (artifact?.manifest.backend ? [[stage, artifact.manifest.backend]] : [])),
           ),
           ...(features ? { weights: weightsRecord(spec, features) } : {}),
-          metrics: { accuracy: metrics.accuracy, macro_f1: metrics.macro_f1 },
+          metrics: { accuracy: metrics.accuracy, macro_f1: metrics.macro_f1, ...(metrics.tta ? { tta: { accuracy: metrics.tta.accuracy, macro_f1: metrics.tta.macro_f1 } } : {}) },
           epochs: history.length,
           // The compute that produced this run, cached stages included.
           wallSeconds: Math.round([ingest, augment, features, train].reduce((sum, a) => sum + (a?.manifest.timings.total_s ?? 0), 0) * 10) / 10,

@@ -14,6 +14,7 @@ export const PIPELINE_DEFAULTS = {
   size: 150,
   views: 0,
   augment: 'none',
+  tta: false,
   base: 'inception_v3',
   alpha: 1.0,
   pool: 'none',

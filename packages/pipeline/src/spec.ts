@@ -94,7 +94,13 @@ function augmentParamsFrom(values: OptionValues, seed: number): AugmentStagePara
     keras[kerasName] =
       kerasName === 'fill_mode' ? toChoice(value, key, FILL_MODES) : kerasName.endsWith('_flip') ? toBool(value, key) : toNumber(value, key);
   }
-  const params: AugmentStageParams = { size: toInt(values.size, 'size'), views: toInt(values.views, 'views', 0, 1000), augment: keras as unknown as AugmentParams, seed };
+  const params: AugmentStageParams = {
+    size: toInt(values.size, 'size'),
+    views: toInt(values.views, 'views', 0, 1000),
+    augment: keras as unknown as AugmentParams,
+    seed,
+    ...(toBool(values.tta, 'tta') ? { tta: true as const } : {}),
+  };
   try {
     validateAugmentParams(params.augment, params.size);
   } catch (error) {

@@ -229,6 +229,11 @@ function runBackend(data: RunReportData): string {
   return data.stages.find((s) => s.stage === 'train' && s.backend)?.backend ?? data.stages.find((s) => s.backend)?.backend ?? 'unknown';
 }
 
+/** Test-time augmentation's figure, beside the plain one, when the run has it. */
+function ttaNote(metrics: RunReportData['metrics']): string {
+  return metrics.tta ? `; with mirror test-time augmentation <span id="test-accuracy-tta">${fixed(metrics.tta.accuracy, 4)}</span>` : '';
+}
+
 export function renderRunReport(data: RunReportData, assets: RunReportAssets): string {
   const { metrics } = data;
   const [lo, hi] = metrics.accuracy_ci95;
@@ -237,7 +242,7 @@ export function renderRunReport(data: RunReportData, assets: RunReportAssets): s
 <div class="sub">run <span class="mono" id="run-id">${esc(data.run)}</span> · created ${esc(data.createdAt)}</div>
 <nav><a href="#dataset">Dataset</a><a href="#augmentation">Augmentation</a><a href="#training">Training</a><a href="#test">Test</a><a href="#provenance">Provenance</a></nav>
 <div class="tiles">
-${tile('Test accuracy', `<span id="test-accuracy">${fixed(metrics.accuracy, 4)}</span>`, `95% CI [${fixed(lo, 4)}, ${fixed(hi, 4)}] (Wilson)`)}
+${tile('Test accuracy', `<span id="test-accuracy">${fixed(metrics.accuracy, 4)}</span>`, `95% CI [${fixed(lo, 4)}, ${fixed(hi, 4)}] (Wilson)${ttaNote(metrics)}`)}
 ${tile('Macro F1', `<span id="macro-f1">${fixed(metrics.macro_f1, 4)}</span>`, `weighted F1 ${fixed(metrics.weighted_f1, 4)}`)}
 ${tile('Epochs', `<span id="epochs">${data.history.length}</span>`, data.bestEpoch !== undefined ? `best epoch ${data.bestEpoch}` : '')}
 ${tile('Backend', `<span id="backend">${esc(runBackend(data))}</span>`)}

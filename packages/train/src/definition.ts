@@ -85,7 +85,13 @@ async function produce({ dir, params, inputs, env, resuming, resumeRequested }: 
     timings: result.timings,
     backend: engine,
     versions: { tfjs: tf.version.tfjs },
-    extra: { bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, testAccuracy: result.testAccuracy, experiment: env.pipeline },
+    extra: {
+      bestEpoch: result.bestEpoch,
+      stoppedEarly: result.stoppedEarly,
+      testAccuracy: result.testAccuracy,
+      ...(result.testAccuracyTta === undefined ? {} : { testAccuracyTta: result.testAccuracyTta }),
+      experiment: env.pipeline,
+    },
   };
 }
 

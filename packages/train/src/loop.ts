@@ -7,12 +7,15 @@ import type { ArrowBatchSource } from './data/arrow_batches.ts';
 import { createTfjsEngine, type TrainingEngine } from './engines/index.ts';
 import { categoricalCrossentropy, countCorrect } from './loss.ts';
 import { learningRateAt } from './optim/schedules.ts';
+import { accuracyOf, predictProbabilities, withMirror } from './predict.ts';
 import type { TrainConfig } from './config.ts';
 
 export interface TrainClassifierOptions {
   model: tf.LayersModel;
   train: ArrowBatchSource;
   validation: ArrowBatchSource;
+  /** The validation photos' mirror images, row for row: each epoch also reports val_accuracy_tta. */
+  validationMirror?: ArrowBatchSource;
   config: TrainConfig;
   /** Where the steps run (default: TensorFlow.js on the active backend); the caller disposes one it passes. */
   engine?: TrainingEngine;
@@ -42,14 +45,19 @@ export interface TrainClassifierResult {
 interface Evaluation {
   loss: number;
   accuracy: number;
+  /** With the mirror images: the accuracy of test-time augmentation. */
+  accuracyTta?: number;
 }
 
-async function evaluate(engine: TrainingEngine, source: ArrowBatchSource, labelSmoothing: number): Promise<Evaluation> {
+async function evaluate(engine: TrainingEngine, source: ArrowBatchSource, labelSmoothing: number, mirror?: ArrowBatchSource): Promise<Evaluation> {
   let lossSum = 0;
   let correct = 0;
   let rows = 0;
-  for await (const { x, y, n } of source.batches()) {
+  const plain = mirror ? { probabilities: new Float32Array(source.numRows * source.classes.length), rowIds: new Int32Array(source.numRows) } : undefined;
+  for await (const { x, y, n, identity } of source.batches()) {
     const probabilities = await engine.predict(x, n);
+    plain?.probabilities.set(probabilities, rows * source.classes.length);
+    plain?.rowIds.set(identity!.rowIds, rows);
     const [loss, hits] = tf.tidy(() => {
       const p = tf.tensor2d(probabilities, [n, y.shape[1]]);
       return [categoricalCrossentropy(y, p, { labelSmoothing }).dataSync()[0]!, countCorrect(p, y).dataSync()[0]!];
@@ -59,7 +67,9 @@ async function evaluate(engine: TrainingEngine, source: ArrowBatchSource, labelS
     correct += hits;
     rows += n;
   }
-  return { loss: rows > 0 ? lossSum / rows : NaN, accuracy: rows > 0 ? correct / rows : NaN };
+  const evaluation = { loss: rows > 0 ? lossSum / rows : NaN, accuracy: rows > 0 ? correct / rows : NaN };
+  if (!mirror) return evaluation;
+  return { ...evaluation, accuracyTta: accuracyOf(withMirror(plain!, await predictProbabilities(engine, mirror))) };
 }
 
 const format = (value: number): string => value.toFixed(4);
@@ -67,7 +77,9 @@ const format = (value: number): string => value.toFixed(4);
 function epochLine(record: EpochRecord, epochs: number): string {
   return (
     `Epoch ${record.epoch}/${epochs} - ${record.seconds.toFixed(1)}s - loss: ${format(record.loss)} - accuracy: ${format(record.accuracy)}` +
-    ` - val_loss: ${format(record.val_loss)} - val_accuracy: ${format(record.val_accuracy)} - lr: ${record.lr.toExponential(2)}`
+    ` - val_loss: ${format(record.val_loss)} - val_accuracy: ${format(record.val_accuracy)}` +
+    (record.val_accuracy_tta === undefined ? '' : ` - val_accuracy_tta: ${format(record.val_accuracy_tta)}`) +
+    ` - lr: ${record.lr.toExponential(2)}`
   );
 }
 
@@ -136,13 +148,14 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
         step += 1;
       }
       engine.flush(); // the model and optimizer now hold this epoch's weights and state
-      const val = await evaluate(engine, validation, config.labelSmoothing);
+      const val = await evaluate(engine, validation, config.labelSmoothing, options.validationMirror);
       const record: EpochRecord = {
         epoch,
         loss: lossSum / rows,
         accuracy: correct / rows,
         val_loss: val.loss,
         val_accuracy: val.accuracy,
+        ...(val.accuracyTta === undefined ? {} : { val_accuracy_tta: val.accuracyTta }),
         lr,
         seconds: (performance.now() - started) / 1000,
       };

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { meanOfViews } from '@flowers/core';
 import type { Predictions } from '@flowers/core/contracts';
 import type { ArrowBatchSource } from './data/arrow_batches.ts';
 import type { TrainingEngine } from './engines/index.ts';
@@ -34,4 +35,14 @@ export function accuracyOf({ probabilities, labels }: Pick<Predictions, 'probabi
     if (best === label) correct += 1;
   });
   return labels.length > 0 ? correct / labels.length : NaN;
+}
+
+/**
+ * Test-time augmentation: the predictions of the plain rows with each row's probabilities
+ * averaged with those of its mirror image (the eval source of view 1, row for row).
+ */
+export function withMirror(plain: Pick<Predictions, 'probabilities' | 'rowIds'>, mirrored: Predictions): Predictions {
+  const misaligned = mirrored.rowIds.length !== plain.rowIds.length || mirrored.rowIds.some((id, i) => id !== plain.rowIds[i]);
+  if (misaligned) throw new Error(`the mirror-image rows (${mirrored.rowIds.length}) are not the plain rows (${plain.rowIds.length}), photo for photo`);
+  return { ...mirrored, probabilities: meanOfViews(plain.probabilities, mirrored.probabilities) };
 }

@@ -2,12 +2,12 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError, writeFileAtomic, type Logger } from '@flowers/core';
-import { HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE, joinPhases, metricsJson, probabilityRows, writeHistory, writeMetrics, writePredictions, type EpochRecord } from '@flowers/core/contracts';
+import { HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE, joinPhases, metricsJson, ttaMetricsOf, type Predictions, probabilityRows, writeHistory, writeMetrics, writePredictions, type EpochRecord } from '@flowers/core/contracts';
 import { fileIOHandler, type SelectedBackend } from '@flowers/core/tf';
 import { ArrowBatchSource } from './data/arrow_batches.ts';
 import { trainClassifier } from './loop.ts';
 import { buildClassifier } from './models/index.ts';
-import { accuracyOf, predictProbabilities } from './predict.ts';
+import { accuracyOf, predictProbabilities, withMirror } from './predict.ts';
 import type { TrainConfig } from './config.ts';
 import { createTfjsEngine, createTrainingEngine } from './engines/index.ts';
 
@@ -37,6 +37,8 @@ export interface ProduceTrainResult {
   bestEpoch: number;
   stoppedEarly: boolean;
   testAccuracy: number;
+  /** With test-time augmentation (mirror images in the validation and test files). */
+  testAccuracyTta?: number;
   rows: Record<string, number>;
   timings: Record<string, number>;
 }
@@ -62,6 +64,27 @@ function checkCompatible(config: TrainConfig, train: ArrowBatchSource, others: A
     }
   }
   if (train.numRows === 0) throw new UserError(`${train.file} has no rows to train on`);
+}
+
+/**
+ * The mirror-image rows (view 1) of the validation and test files, when augment wrote them
+ * (--tta): one for each plain row, or none at all.
+ */
+async function mirrorSources(options: ProduceTrainOptions, plain: ArrowBatchSource[], opened: ArrowBatchSource[]): Promise<Array<ArrowBatchSource | undefined>> {
+  const mirrors: Array<ArrowBatchSource | undefined> = [];
+  for (const source of plain) {
+    const mirror = await ArrowBatchSource.open(source.file, { role: 'eval', view: 1, batchSize: options.config.batchSize, rescale: options.config.rescale });
+    opened.push(mirror);
+    if (mirror.numRows > 0 && mirror.numRows !== source.numRows) {
+      throw new UserError(`${source.file} has ${mirror.numRows} mirror images (view 1) for ${source.numRows} photos: rebuild it with augment --tta`);
+    }
+    mirrors.push(mirror.numRows > 0 ? mirror : undefined);
+  }
+  const withRows = plain.flatMap((source, i) => (source.numRows > 0 ? [mirrors[i]] : []));
+  if (withRows.some((m) => m === undefined) && withRows.some((m) => m !== undefined)) {
+    throw new UserError(`${plain.map((s) => s.file).join(' and ')}: only one holds mirror images for test-time augmentation`);
+  }
+  return mirrors;
 }
 
 /** The layers of `head` that hold weights, each with a layer of that name and those shapes in `model`; else why not. */
@@ -144,6 +167,7 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
     const test = await ArrowBatchSource.open(options.testFile, { role: 'eval', batchSize: config.batchSize, rescale: config.rescale });
     sources.push(test);
     checkCompatible(config, train, [validation, test]);
+    const [validationMirror, testMirror] = await mirrorSources(options, [validation, test], sources);
     // Given train/ and test/ folders without validation/: the split fractions could not tell.
     if (config.patience > 0 && validation.numRows === 0) {
       throw new UserError(`early stopping needs a validation split: ${validation.file} has no rows; pass --patience 0`);
@@ -164,6 +188,7 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
           model,
           train,
           validation,
+          ...(validationMirror ? { validationMirror } : {}),
           config,
           engine,
           checkpointDir: path.join(outDir, CHECKPOINT_DIR),
@@ -181,7 +206,10 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
         const predictions = await predictProbabilities(engine, test);
         const testAccuracy = accuracyOf(predictions);
         await writePredictions(path.join(outDir, PREDICTIONS_FILE), predictions);
-        await writeMetrics(path.join(outDir, METRICS_FILE), metricsJson(Array.from(predictions.labels), probabilityRows(predictions), predictions.classes));
+        const metricsOf = (p: Predictions) => metricsJson(Array.from(p.labels), probabilityRows(p), p.classes);
+        const metrics = metricsOf(predictions);
+        const tta = testMirror ? ttaMetricsOf(metricsOf(withMirror(predictions, await predictProbabilities(engine, testMirror)))) : undefined;
+        await writeMetrics(path.join(outDir, METRICS_FILE), tta ? { ...metrics, tta } : metrics);
         const predictSeconds = (performance.now() - predictStarted) / 1000;
 
         await model.save(fileIOHandler(path.join(outDir, MODEL_DIR)));
@@ -204,12 +232,14 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
         );
         await writeHistory(path.join(outDir, HISTORY_FILE), history);
         for (const dir of [CHECKPOINT_DIR, HEAD_CHECKPOINT_DIR]) await rm(path.join(outDir, dir), { recursive: true, force: true });
-        log.info(`test accuracy ${(testAccuracy * 100).toFixed(2)}% on ${predictions.labels.length} images (best epoch ${bestEpoch})`);
+        const withTta = tta ? `, ${(tta.accuracy * 100).toFixed(2)}% with test-time augmentation` : '';
+        log.info(`test accuracy ${(testAccuracy * 100).toFixed(2)}%${withTta} on ${predictions.labels.length} images (best epoch ${bestEpoch})`);
         return {
           history,
           bestEpoch,
           stoppedEarly: result.stoppedEarly,
           testAccuracy,
+          ...(tta ? { testAccuracyTta: tta.accuracy } : {}),
           rows: { train: train.numRows, validation: validation.numRows, test: test.numRows },
           timings: { train_s: trainSeconds, predict_s: predictSeconds },
         };

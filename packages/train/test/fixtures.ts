@@ -20,6 +20,8 @@ export interface RowsSpec {
   split?: string;
   /** Each row's image id (default: one per row); the views of one photo share it. */
   sha256?: string[];
+  /** Each row's row in split.arrow (default: its index); the views of one photo share it. */
+  rowIds?: number[];
 }
 
 /** Writes a pixel (Uint8 values) or feature (Float32 values) file, and its index, through their contract. */
@@ -34,7 +36,7 @@ export async function writeRowsFile(file: string, spec: RowsSpec): Promise<void>
     const end = Math.min(spec.labels.length, start + spec.rowsPerBatch);
     const ids = spec.sha256?.slice(start, end) ?? Array.from({ length: end - start }, (_, i) => `img${String(start + i).padStart(5, '0')}`);
     const rows = ids.map((sha256, i) => ({
-      rowId: start + i,
+      rowId: spec.rowIds?.[start + i] ?? start + i,
       path: `${sha256}.jpg`,
       sha256,
       labelIndex: spec.labels[start + i]!,

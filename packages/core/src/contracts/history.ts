@@ -11,6 +11,8 @@ export interface EpochRecord {
   accuracy: number;
   val_loss: number;
   val_accuracy: number;
+  /** With test-time augmentation: validation accuracy on the mean of each photo's and its mirror's probabilities. */
+  val_accuracy_tta?: number;
   lr: number;
   seconds: number;
   /** Two-phase fine-tuning: 'head' for the epochs that trained the head alone, 'finetune' after. */

@@ -27,7 +27,7 @@ export interface ImageRow {
   sha256: string;
   labelIndex: number;
   split: SplitName;
-  /** 0: the plain image; 1..K: augmented views. */
+  /** 0: the plain image; training rows 1..K: augmented views; validation and test rows 1: the mirror image (test-time augmentation). */
   view: number;
 }
 

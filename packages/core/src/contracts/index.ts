@@ -9,5 +9,5 @@ export { PIXELS_CONTRACT, PIXEL_FILES, PIXEL_INDEX_FILES, AUGMENT_PREVIEW_FILE, 
 export { FEATURES_CONTRACT, FEATURE_FILES, FEATURE_INDEX_FILES, featureSchema, createFeatureWriter, type FeatureFileMeta } from './features.ts';
 export { CUT_DIR, CUT_TOP_DIR, CUT_FILES, createCutWriter } from './cut.ts';
 export { PREDICTIONS_FILE, writePredictions, readPredictions, probabilityRows, type Predictions } from './predictions.ts';
-export { METRICS_FILE, metricsJson, classificationReportOf, writeMetrics, readMetrics, type MetricsJson } from './metrics.ts';
+export { METRICS_FILE, metricsJson, classificationReportOf, ttaMetricsOf, writeMetrics, readMetrics, type MetricsJson, type TtaMetrics } from './metrics.ts';
 export { HISTORY_FILE, joinPhases, writeHistory, readHistory, type EpochRecord } from './history.ts';

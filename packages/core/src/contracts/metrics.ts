@@ -29,7 +29,16 @@ export interface MetricsJson {
   weighted_avg: ClassScores;
   /** What scikit-learn would warn about (ill-defined scores set to 0). */
   notes: string[];
+  /** With test-time augmentation (the mean of each photo's and its mirror's probabilities): the same headline figures. */
+  tta?: TtaMetrics;
   schema_version: number;
+}
+
+export type TtaMetrics = Pick<MetricsJson, 'accuracy' | 'macro_f1' | 'accuracy_ci95'>;
+
+/** The headline figures of `metrics`, to stand beside the plain ones as its `tta`. */
+export function ttaMetricsOf(metrics: MetricsJson): TtaMetrics {
+  return { accuracy: metrics.accuracy, macro_f1: metrics.macro_f1, accuracy_ci95: metrics.accuracy_ci95 };
 }
 
 export function metricsJson(yTrue: number[], probabilities: number[][], classes: string[]): MetricsJson {

@@ -1,6 +1,7 @@
 /**
  * The augment stage's output: per split, `<split>.arrow` with one row per image view (the plain
- * resized image is view 0, a training image's augmented views 1..K) and its size x size x 3 RGB
+ * resized image is view 0, a training image's augmented views 1..K, and with test-time
+ * augmentation a validation or test image's mirror image view 1) and its size x size x 3 RGB
  * bytes, plus the index file of the same rows (see image_rows.ts); and `preview.png`, one
  * training image and its views as a grid.
  */

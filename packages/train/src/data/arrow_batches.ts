@@ -24,8 +24,10 @@ export interface BatchIdentity {
 
 export interface ArrowBatchSourceOptions {
   batchSize: number;
-  /** 'train': rows as `epochViews` says, reshuffled each epoch; 'eval': view-0 rows in file order, with ids. */
+  /** 'train': rows as `epochViews` says, reshuffled each epoch; 'eval': the rows of one view (`view`) in file order, with ids. */
   role: 'train' | 'eval';
+  /** Eval: the view to read; 0 (the default) is the plain image, 1 in a validation or test file its mirror image. */
+  view?: number;
   /**
    * Training rows per epoch: 'all' takes every view of every photo; 1 takes one augmented view of
    * each photo, view 1 + p(epoch mod K) for K augmented views and a permutation p drawn per photo
@@ -140,7 +142,7 @@ export class ArrowBatchSource {
         const bad = labels.findIndex((label) => label < 0 || label >= header.classes.length);
         if (bad >= 0) throw new UserError(`${file}: label_index ${labels[bad]} in record batch ${i} is outside the ${header.classes.length} classes`);
         const all = Int32Array.from({ length: labels.length }, (_, row) => row);
-        return { labels, length: labels.length, rows: options.role === 'eval' ? all.filter((row) => views[row] === 0) : all };
+        return { labels, length: labels.length, rows: options.role === 'eval' ? all.filter((row) => views[row] === (options.view ?? 0)) : all };
       });
       const augmentedViews = options.role === 'train' && options.epochViews === 1 ? ArrowBatchSource.assignTurns(file, index, infos, options.seed ?? 0) : undefined;
       return new ArrowBatchSource(file, arrow, infos, options, header, augmentedViews);

@@ -39,4 +39,19 @@ describe('fine-tuning a base top whose batch norms have no scale', () => {
     const actual = (loaded.predict(x) as tf.Tensor).dataSync();
     expect(Array.from(actual).map((v) => v.toFixed(5))).toEqual(Array.from(expected).map((v) => v.toFixed(5)));
   });
+
+  it('loaded from disk, as the train stage loads cut/top/, computes what it computed before it was made trainable', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'finetune-loaded-top-'));
+    const built = scalelessTop();
+    // Weights far from their initial values, so that a lost gamma or beta shows.
+    built.setWeights(built.getWeights().map((w, i) => tf.randomNormal(w.shape, i === 3 ? 2 : 0, 0.5, 'float32', 10 + i).abs()));
+    await built.save(fileIOHandler(dir));
+    const top = await tf.loadLayersModel(fileIOHandler(dir));
+    const x = tf.randomUniform([5, 4, 4, 3], 0, 1, 'float32', 4);
+    const before = Array.from((top.predict(x) as tf.Tensor).dataSync());
+    expect(before.some((v) => v !== 0)).toBe(true);
+    buildFinetuneModel(top, 'gap_linear', { numClasses: 2, dropout: 0, seed: 1 });
+    const after = Array.from((top.predict(x) as tf.Tensor).dataSync());
+    after.forEach((v, i) => expect(v, `output ${i}`).toBeCloseTo(before[i]!, 5));
+  });
 });

@@ -15,10 +15,10 @@ function eachLayer(model: tf.LayersModel, visit: (layer: tf.layers.Layer) => voi
 interface ScalelessBatchNorm {
   name: string;
   scale: boolean;
-  gamma?: unknown;
+  gamma?: { write(value: tf.Tensor): unknown };
   axis: number;
   getWeights(): tf.Tensor[];
-  addWeight(name: string, shape: number[], dtype: undefined, initializer: ReturnType<typeof tf.initializers.ones>, regularizer: undefined, trainable: boolean): unknown;
+  addWeight(name: string, shape: number[], dtype: undefined, initializer: ReturnType<typeof tf.initializers.ones>, regularizer: undefined, trainable: boolean): { write(value: tf.Tensor): unknown };
 }
 
 /**
@@ -30,7 +30,14 @@ function giveFixedScale(layer: ScalelessBatchNorm): void {
   if (layer.scale || layer.gamma) return;
   const channels = layer.getWeights()[0]!.shape.at(-1)!;
   // Named as build() would name it inside the layer's scope, so saved models load back.
-  layer.gamma = layer.addWeight(`${layer.name}/gamma`, [channels], undefined, tf.initializers.ones(), undefined, false);
+  const gamma = layer.addWeight(`${layer.name}/gamma`, [channels], undefined, tf.initializers.ones(), undefined, false);
+  // A layer of a loaded model initialises new weights to zeros (tfjs' fastWeightInitDuringBuild,
+  // since loading overwrites them), whatever the initializer: a gamma of zeros would make every
+  // batch norm output its beta. Write the ones explicitly.
+  const ones = tf.ones([channels]);
+  gamma.write(ones);
+  ones.dispose();
+  layer.gamma = gamma;
   layer.scale = true;
 }
 

@@ -53,7 +53,8 @@ async function serve(opts: WorkerOptions): Promise<void> {
   if (backend) log.info(`backend: ${backend.name} — ${backend.reason}`);
   const signal = workerStopSignal();
   // Each job brings its producer's pipeline name (train records it); 'queue' names a job without one.
-  const env: StageEnvironment = { workers, ...(threads === undefined ? {} : { threads }), ...(backend ? { backend } : {}), log, signal, pipeline: 'queue' };
+  // One job at a time, a stage may keep its loaded model for the next job (shards of one artifact).
+  const env: StageEnvironment = { workers, ...(threads === undefined ? {} : { threads }), ...(backend ? { backend } : {}), log, signal, pipeline: 'queue', warm: concurrency === 1 };
   const registry = await Promise.all(PIPELINE_STAGES.filter((s) => stages.includes(s.name)).map((stage) => queueStageOf(stage as unknown as Stage<unknown>, env)));
   await runWorker({
     queueUrl: opts.queue,
@@ -69,4 +70,5 @@ async function serve(opts: WorkerOptions): Promise<void> {
       stalledIntervalMs: opts.stalledIntervalMs === undefined ? DEFAULT_TIMING.stalledIntervalMs : toPositive(opts.stalledIntervalMs, 'stalledIntervalMs'),
     },
   });
+  for (const stage of PIPELINE_STAGES) await stage.release?.();
 }

@@ -17,6 +17,12 @@ export interface StageEnvironment {
   signal: AbortSignal;
   /** The pipeline (experiment) this stage runs for, recorded in what it writes for people. */
   pipeline: string;
+  /**
+   * Set in a long-lived process that runs many jobs (a queue worker): a stage may keep what is
+   * slow to make (a loaded model, its worker pool) from one job to the next, and frees it in
+   * its `release`.
+   */
+  warm?: boolean;
 }
 
 /** One run of a stage's producer. */
@@ -66,6 +72,8 @@ export interface Stage<P> {
   /** How the stage splits into shard jobs on the queue; a stage without it runs as one job. */
   readonly shards?: StageShards<P>;
   produce(run: StageRun<P>): Promise<StageResult>;
+  /** Frees what the stage kept from one job to the next (see StageEnvironment.warm). */
+  release?(): Promise<void>;
 }
 
 /** Rows `[start, end)` of a stage's input (in the unit the stage's shards count): one shard job. */

@@ -1,6 +1,7 @@
 import type { Stage } from '@flowers/core';
 import { featuresLibraries } from './code_version.ts';
 import { CUT_DIR, FEATURE_FILES, FEATURE_INDEX_FILES } from '@flowers/core/contracts';
+import { releaseWarmBase } from './prepared_base.ts';
 import { featuresShards } from './shards.ts';
 import type { FeaturesStageParams } from './stage.ts';
 import { produceFeaturesStep } from './step.ts';
@@ -21,6 +22,7 @@ export const featuresStage: Stage<FeaturesStepParams> = {
   package: '@flowers/features',
   reads: () => ['augment'],
   writes: [...Object.values(FEATURE_FILES), ...Object.values(FEATURE_INDEX_FILES), CUT_DIR],
+  release: releaseWarmBase,
   libraries: async () => featuresLibraries(),
   keyInputs: async (_params, { augment }) => ({ augment: augment!.manifest.key }),
   // The weights are known by their digest, never by how they were named; ONNX Runtime's thread

@@ -28,6 +28,7 @@ export {
 export { loadBaseRunner, onnxSessionLayout, prepareEngine, tfjsRunner, type BaseRunner, type EngineData, type FeatureRows } from './engines/index.ts';
 export { exportFeatureGraph } from './onnx/export.ts';
 export { produceFeatures, downloadProgress, type FeaturesStageParams, type FeaturesStageOptions } from './stage.ts';
+export { releaseWarmBase } from './prepared_base.ts';
 export { featuresStage, type FeaturesStepParams } from './definition.ts';
 export { checkWeights, type CheckedWeights } from './weights/check.ts';
 export { featuresCodeVersion } from './code_version.ts';

@@ -19,6 +19,7 @@ export function produceFeaturesStep(
     ...(env.onnxSessions === undefined ? {} : { onnxSessions: env.onnxSessions }),
     backend,
     log: env.log,
+    ...(env.warm ? { keepWarm: true } : {}),
     ...shard,
   });
 }

@@ -17,6 +17,7 @@ import {
   preprocessMobileNetV2,
   produceFeatures,
   readTfjsLayersWeights,
+  releaseWarmBase,
   splitAtLayer,
   type FeaturesStageParams,
 } from '../src/index.ts';
@@ -189,6 +190,35 @@ describe('produceFeatures', () => {
       Array.from(tf.mean(top.predict(tf.tensor4d(rowFeatures(cut, 4), [1, 2, 2, 56])) as tf.Tensor, [1, 2]).dataSync()),
     );
     expect(maxAbsDiff(fromCut, rowFeatures(features, 4))).toBeLessThan(1e-4);
+  });
+
+  it('kept warm (a queue worker), prepares the base once for shards of one artifact and again for other params, with the same files', async () => {
+    const log = memoryLogger();
+    const warmRun = async (params: Partial<FeaturesStageParams>, batches: { start: number; end: number }) => {
+      const out = tempDir();
+      const result = await produceFeatures(out, pixelsDir, { ...PARAMS, ...params }, { workers: 2, backend: cpu, log, batches, keepWarm: true });
+      return { out, result };
+    };
+    try {
+      const first = await warmRun({}, { start: 0, end: 2 });
+      const second = await warmRun({}, { start: 2, end: 5 });
+      const other = await warmRun({ pool: 'none', cut: undefined }, { start: 0, end: 5 });
+      expect(log.lines.filter((line) => line.includes('the base kept from the last shard'))).toHaveLength(1);
+      expect(first.result.timings!.weights_s).toBeGreaterThan(0);
+      expect(second.result.timings!.weights_s).toBe(0);
+      expect(other.result.timings!.weights_s).toBeGreaterThan(0);
+      // The shards (the train batches, then the validation and test ones) hold what one cold run wrote; the kept base also saved its top.
+      for (const sub of ['', 'cut']) {
+        for (const split of Object.keys(BATCHES)) {
+          const rows = async (dir: string) => Array.from(allFeatures(await readArrowTable(path.join(dir, sub, `${split}.arrow`))));
+          expect([...(await rows(first.out)), ...(await rows(second.out))], `${sub}/${split}`).toEqual(await rows(oneWorker));
+        }
+      }
+      expect(readFileSync(path.join(second.out, 'cut', 'top', 'model.json'), 'utf8')).toBe(readFileSync(path.join(oneWorker, 'cut', 'top', 'model.json'), 'utf8'));
+      expect(Array.from(allFeatures(await readArrowTable(path.join(other.out, 'train.arrow'))))).toEqual(Array.from(allFeatures(await readArrowTable(path.join(unpooled, 'train.arrow')))));
+    } finally {
+      await releaseWarmBase();
+    }
   });
 
   it('opens in another Arrow reader (polars)', () => {

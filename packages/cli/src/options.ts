@@ -114,6 +114,8 @@ export function addTrainOptions(command: Command): Command {
     .option('--epochs <n>', 'training epochs')
     .option('--head-epochs <n>', 'fine-tuning: first train the head alone on the base features for this many epochs (0 = start from a random head)')
     .option('--head-lr <rate>', 'fine-tuning: the learning rate of those head epochs')
+    .option('--freeze-batch-norm', "fine-tuning: run the base's batch norms on their moving statistics, gamma and beta frozen, instead of each batch's statistics")
+    .option('--no-freeze-batch-norm', "fine-tuning: normalise by each batch's statistics (momentum 0.9)")
     .option('--batch-size <n>', 'training batch size')
     .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZER_NAMES]))
     .option('--lr <rate>', 'learning rate')

@@ -22,6 +22,12 @@ export interface TrainConfig {
    */
   headEpochs: number;
   headLr: number;
+  /**
+   * Fine-tuning: the base's batch norms run in inference mode, on their moving statistics, with
+   * gamma and beta frozen (as Keras does for a non-trainable BatchNormalization), instead of
+   * normalising each batch by its own statistics.
+   */
+  freezeBatchNorm: boolean;
   batchSize: number;
   optimizer: OptimizerName;
   lr: number;
@@ -47,6 +53,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = {
   epochs: 30,
   headEpochs: 0,
   headLr: 1e-3,
+  freezeBatchNorm: false,
   batchSize: 32,
   optimizer: 'rmsprop',
   lr: 1e-3,
@@ -80,6 +87,7 @@ export function resolveTrainConfig(values: Record<string, unknown>): TrainConfig
     epochs: toInt(get('epochs'), 'epochs', 1),
     headEpochs: toInt(get('headEpochs'), 'headEpochs', 0),
     headLr: toPositive(get('headLr'), 'headLr'),
+    freezeBatchNorm: toBool(get('freezeBatchNorm'), 'freezeBatchNorm'),
     batchSize: toInt(get('batchSize'), 'batchSize', 1),
     optimizer: toChoice(get('optimizer'), 'optimizer', OPTIMIZER_NAMES),
     lr: toPositive(get('lr'), 'lr'),
@@ -96,6 +104,9 @@ export function resolveTrainConfig(values: Record<string, unknown>): TrainConfig
   };
   if (config.warmupEpochs >= config.epochs && config.warmupEpochs > 0) {
     throw new UserError(`--warmup-epochs must be less than --epochs (${config.epochs}), got ${config.warmupEpochs}`);
+  }
+  if (config.freezeBatchNorm && config.input !== 'cut') {
+    throw new UserError(`--freeze-batch-norm is for fine-tuning the base's batch norms: it needs --input cut, got --input ${config.input}`);
   }
   if (config.headEpochs > 0 && config.input !== 'cut') {
     throw new UserError(`--head-epochs trains the head before fine-tuning the base: it needs --input cut, got --input ${config.input}`);

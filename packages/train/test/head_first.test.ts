@@ -96,7 +96,8 @@ describe('fine-tuning with --head-epochs', () => {
     expect(log.lines.some((line) => line.includes('Epoch 1/'))).toBe(false);
   });
 
-  it('is only for fine-tuning', () => {
+  it('is only for fine-tuning, as --freeze-batch-norm is', () => {
     expect(() => resolveTrainConfig({ input: 'features', head: 'gap_linear', headEpochs: 5 })).toThrow('--head-epochs trains the head before fine-tuning the base: it needs --input cut, got --input features');
+    expect(() => resolveTrainConfig({ input: 'pixels', head: 'scratch_cnn', freezeBatchNorm: true })).toThrow("--freeze-batch-norm is for fine-tuning the base's batch norms: it needs --input cut, got --input pixels");
   });
 });

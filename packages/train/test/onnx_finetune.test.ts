@@ -25,12 +25,33 @@ const TOPS: Record<string, { base: () => tf.LayersModel; cut: string }> = {
   'MobileNetV2 above block_13_project_BN (blocks 14 to 16, Conv_1)': { base: () => buildMobileNetV2({ alpha: 0.35, inputSize: 64 }), cut: BASES.mobilenet_v2.fineTuneFrom },
 };
 
-function topOf(name: string): tf.LayersModel {
+function topOf(name: string, freezeBatchNorm = false): tf.LayersModel {
   const { base, cut } = TOPS[name]!;
   const { top } = splitAtLayer(base(), cut);
-  const model = buildFinetuneModel(top, 'dropout_dense64', { numClasses: CLASSES, dropout: 0, seed: 1 });
+  const model = buildFinetuneModel(top, 'dropout_dense64', { numClasses: CLASSES, dropout: 0, seed: 1 }, { freezeBatchNorm });
   seedWeights(model, cut);
   return model;
+}
+
+/** Two SGD steps of `engine` on `model` from its weights; the losses, hits and every weight's change (the weights are put back). */
+async function twoSteps(model: tf.LayersModel, engine: TrainingEngine, lr: number, seed: number): Promise<{ losses: number[]; hits: number[]; changes: Float32Array[] }> {
+  const start = model.weights.map((w) => Float32Array.from(w.read().dataSync()));
+  const rowShape = model.inputs[0]!.shape.slice(1) as number[];
+  const n = LABELS.length;
+  const losses: number[] = [];
+  const hits: number[] = [];
+  for (const step of [0, 1]) {
+    const batch: Batch = { x: tf.tensor(randomRows(rowShape, 'step', step), [n, ...rowShape]), y: tf.oneHot(tf.tensor1d(LABELS, 'int32'), CLASSES).toFloat() as tf.Tensor2D, n, labels: LABELS };
+    const result = await engine.step(batch, lr, [seed, 0, step]);
+    losses.push(result.loss);
+    hits.push(result.hits);
+    tf.dispose([batch.x, batch.y]);
+  }
+  engine.flush();
+  engine.dispose();
+  const changes = model.weights.map((w, i) => Float32Array.from(w.read().dataSync(), (v, k) => v - start[i]![k]!));
+  model.weights.forEach((w, i) => w.write(tf.tensor(start[i]!, w.shape as number[])));
+  return { losses, hits, changes };
 }
 
 /**
@@ -56,30 +77,10 @@ describe('fine-tuning on the onnx engine', () => {
     const config = resolveTrainConfig({ input: 'cut', head: 'dropout_dense64', dropout: 0, optimizer: 'sgd', lr: 0.01, batchSize: LABELS.length, labelSmoothing: 0.1, classWeights: true, seed: 1 });
     const labelCounts = Int32Array.from([3, 2, 2]);
     const model = topOf(name);
-    const start = model.weights.map((w) => Float32Array.from(w.read().dataSync()));
-    const rowShape = model.inputs[0]!.shape.slice(1) as number[];
-    const n = LABELS.length;
-    /** Two steps from the start weights; the losses and every weight's change. */
-    const train = async (engine: TrainingEngine): Promise<{ losses: number[]; hits: number[]; changes: Float32Array[] }> => {
-      const losses: number[] = [];
-      const hits: number[] = [];
-      for (const step of [0, 1]) {
-        const batch: Batch = { x: tf.tensor(randomRows(rowShape, 'step', step), [n, ...rowShape]), y: tf.oneHot(tf.tensor1d(LABELS, 'int32'), CLASSES).toFloat() as tf.Tensor2D, n, labels: LABELS };
-        const result = await engine.step(batch, config.lr, [config.seed, 0, step]);
-        losses.push(result.loss);
-        hits.push(result.hits);
-        tf.dispose([batch.x, batch.y]);
-      }
-      engine.flush();
-      engine.dispose();
-      const changes = model.weights.map((w, i) => Float32Array.from(w.read().dataSync(), (v, k) => v - start[i]![k]!));
-      model.weights.forEach((w, i) => w.write(tf.tensor(start[i]!, w.shape as number[])));
-      return { losses, hits, changes };
-    };
     const onnxEngine = await createTrainingEngine(model, config, { backend: onnx, threads: 2, labelCounts, log: memoryLogger() });
     expect(onnxEngine.name).toBe('onnx-cpu');
-    const actual = await train(onnxEngine);
-    const expected = await train(createTfjsEngine(model, config, { labelCounts }));
+    const actual = await twoSteps(model, onnxEngine, config.lr, config.seed);
+    const expected = await twoSteps(model, createTfjsEngine(model, config, { labelCounts }), config.lr, config.seed);
     actual.losses.forEach((loss, i) => expect(Math.abs(loss - expected.losses[i]!) / expected.losses[i]!).toBeLessThan(1e-5));
     expect(actual.hits).toEqual(expected.hits);
     const negligible = NEGLIGIBLE * Math.max(...expected.changes.map(maxAbs));
@@ -103,6 +104,32 @@ describe('fine-tuning on the onnx engine', () => {
     });
     // Only MobileNetV2's project_BN betas may cancel.
     expect(cancelled.filter((weight) => !weight.endsWith('_project_BN/beta'))).toEqual([]);
+    model.dispose();
+  });
+
+  it.each(Object.keys(TOPS))('with --freeze-batch-norm, trains %s as the tfjs engine does, its batch norms in inference mode: their statistics, gamma and beta unchanged', async (name) => {
+    const config = resolveTrainConfig({ input: 'cut', head: 'dropout_dense64', dropout: 0, optimizer: 'sgd', lr: 0.01, batchSize: LABELS.length, freezeBatchNorm: true, seed: 1 });
+    const labelCounts = Int32Array.from([3, 2, 2]);
+    const model = topOf(name, true);
+    // In a training step, a frozen batch norm computes what it computes in inference.
+    const rowShape = model.inputs[0]!.shape.slice(1) as number[];
+    const x = tf.tensor(randomRows(rowShape, 'frozen', 0), [LABELS.length, ...rowShape]);
+    expect(relativeError((model.apply(x, { training: true }) as tf.Tensor).dataSync() as Float32Array, (model.predict(x) as tf.Tensor).dataSync() as Float32Array)).toBeLessThan(1e-6);
+    const actual = await twoSteps(model, await createTrainingEngine(model, config, { backend: onnx, threads: 2, labelCounts, log: memoryLogger() }), config.lr, config.seed);
+    const expected = await twoSteps(model, createTfjsEngine(model, config, { labelCounts }), config.lr, config.seed);
+    actual.losses.forEach((loss, i) => expect(Math.abs(loss - expected.losses[i]!) / expected.losses[i]!).toBeLessThan(1e-5));
+    let moved = 0;
+    model.weights.forEach((w, i) => {
+      const [a, b] = [actual.changes[i]!, expected.changes[i]!];
+      if (/batch_normalization|_BN\/|_bn\//i.test(w.originalName)) {
+        expect([a, b].every((change) => change.every((d) => d === 0)), w.originalName).toBe(true);
+      } else if (maxAbs(b) > NEGLIGIBLE * 10) {
+        expect(normRelativeError(a, b), w.originalName).toBeLessThan(1e-3);
+        moved += 1;
+      }
+    });
+    // The convolutions above the cut and the head still train.
+    expect(moved).toBeGreaterThan(4);
     model.dispose();
   });
 

@@ -22,8 +22,8 @@ interface ScalelessBatchNorm {
 }
 
 /**
- * tfjs-layers 4.22 reads gamma unconditionally in training mode, so a batch norm built with
- * `scale: false` (all of InceptionV3's) throws there. A constant, non-trainable gamma of ones is
+ * tfjs-layers 4.22 reads gamma unconditionally in training mode, and its gradient saves it in
+ * inference mode too, so a batch norm built with `scale: false` (all of InceptionV3's) throws there. A constant, non-trainable gamma of ones is
  * exactly what `scale: false` means, so add one.
  */
 function giveFixedScale(layer: ScalelessBatchNorm): void {
@@ -42,17 +42,30 @@ function giveFixedScale(layer: ScalelessBatchNorm): void {
 }
 
 /**
- * The top of a pretrained base (input: cached activations at the cut layer; output: the base
- * output), made trainable with batch-norm momentum 0.9, with a classifier head stacked on it.
+ * A batch norm that runs in inference mode even in a training step, with gamma and beta frozen:
+ * what Keras does with a non-trainable BatchNormalization (tfjs-layers would still normalise by
+ * the batch's statistics). The onnx engine writes a non-trainable batch norm the same way.
  */
-export function buildFinetuneModel(baseTop: tf.LayersModel, kind: DenseHeadKind, options: HeadOptions): tf.LayersModel {
+function freezeBatchNorm(layer: tf.layers.Layer): void {
+  layer.trainable = false;
+  const call = layer.call.bind(layer);
+  layer.call = (inputs, kwargs) => call(inputs, { ...kwargs, training: false });
+}
+
+/**
+ * The top of a pretrained base (input: cached activations at the cut layer; output: the base
+ * output), made trainable with batch-norm momentum 0.9 (or its batch norms frozen), with a
+ * classifier head stacked on it.
+ */
+export function buildFinetuneModel(baseTop: tf.LayersModel, kind: DenseHeadKind, options: HeadOptions, { freezeBatchNorm: frozen = false } = {}): tf.LayersModel {
   baseTop.trainable = true;
   eachLayer(baseTop, (layer) => {
     layer.trainable = true;
-    if (layer.getClassName() === 'BatchNormalization') {
-      (layer as unknown as { momentum: number }).momentum = FINETUNE_BN_MOMENTUM;
-      giveFixedScale(layer as unknown as ScalelessBatchNorm);
-    }
+    if (layer.getClassName() !== 'BatchNormalization') return;
+    // tfjs' batch norm gradient needs a gamma in either mode.
+    giveFixedScale(layer as unknown as ScalelessBatchNorm);
+    if (frozen) freezeBatchNorm(layer);
+    else (layer as unknown as { momentum: number }).momentum = FINETUNE_BN_MOMENTUM;
   });
   const input = tf.input({ name: 'cut_activations', shape: baseTop.inputs[0]!.shape.slice(1) as number[] });
   const features = baseTop.apply(input) as tf.SymbolicTensor;

@@ -36,7 +36,7 @@ export function buildClassifier(config: TrainConfig, { inputShape, numClasses, b
   }
   if (config.input === 'cut') {
     if (!baseTop) throw new Error('input "cut" needs the top of the base model to fine-tune');
-    return buildFinetuneModel(baseTop, config.head, options);
+    return buildFinetuneModel(baseTop, config.head, options, { freezeBatchNorm: config.freezeBatchNorm });
   }
   return buildDenseHead(config.head, inputShape, options);
 }

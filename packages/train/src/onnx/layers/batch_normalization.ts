@@ -9,8 +9,9 @@ import { unsupported, type LayerWriter } from './layer.ts';
  * - moving statistics: m - (m - batch) * (1 - momentum), tfjs' update, as the layer's new weights;
  * - backward: dx = gamma / sqrt(var + eps) * (dy - mean(dy) - xhat * mean(dy * xhat)), where xhat
  *   is the normalised input: the gradient through the batch statistics included.
- * The inference graph uses the moving statistics. A missing gamma or beta (scale or center off)
- * is 1 or 0.
+ * The inference graph uses the moving statistics, and so does a frozen (non-trainable) batch norm
+ * in the training graph, as buildFinetuneModel freezes one: its gradient is then dy * gamma /
+ * sqrt(moving_var + eps). A missing gamma or beta (scale or center off) is 1 or 0.
  */
 export const writeBatchNormalization: LayerWriter = (context, [input]) => {
   const { tape, graph, layer, config, training } = context;
@@ -28,9 +29,11 @@ export const writeBatchNormalization: LayerWriter = (context, [input]) => {
   const invStdOf = (variance: string): string => graph.node('Reciprocal', [graph.node('Sqrt', [graph.node('Add', [variance, epsilon], {}, layer.name)], {}, layer.name)], {}, layer.name);
   const scaleOf = (invStd: string): string => (gamma === undefined ? invStd : graph.node('Mul', [invStd, column(gamma)], {}, layer.name));
 
-  if (!training) {
+  if (!training || !layer.trainable) {
     const scale = scaleOf(invStdOf(column(movingVariance)));
-    return { ...x, name: shifted(graph.node('Mul', [graph.node('Sub', [x.name, column(movingMean)], {}, layer.name), scale], {}, layer.name)) };
+    const y: Value = { ...x, name: shifted(graph.node('Mul', [graph.node('Sub', [x.name, column(movingMean)], {}, layer.name), scale], {}, layer.name)) };
+    if (training && x.needsGradient) tape.record(y, (dy) => tape.setGradient(x, graph.node('Mul', [dy, scale], {}, `${layer.name}/grad/input`)));
+    return y;
   }
   // Opset 17's ReduceMean takes its axes as an attribute (ReduceSum takes an input).
   const meanOver = (t: string, hint: string): string => graph.node('ReduceMean', [t], { axes: [0, 2, 3], keepdims: 1 }, hint);

@@ -10,7 +10,7 @@ import { SHARED_MOBILENET } from '../../../shared_folder.ts';
 describe('pnpm pipeline train --experiment finetune', () => {
   it('fine-tunes the layers above the cut from the features artifact alone, and the saved model, moved elsewhere, predicts as training did', async () => {
     const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-finetune-'));
-    const args = ['--base', 'mobilenet_v2', '--alpha', '0.35', '--weights', SHARED_MOBILENET, '--size', '96', '--views', '1', '--epochs', '4', '--lr', '1e-3', '--batch-size', '16', '--backend', 'wasm', '--unfreeze', 'default'];
+    const args = ['--base', 'mobilenet_v2', '--alpha', '0.35', '--weights', SHARED_MOBILENET, '--size', '96', '--views', '1', '--epochs', '4', '--batch-size', '16', '--backend', 'wasm', '--unfreeze', 'default'];
     const result = runCli(['train', '--experiment', 'finetune', ...args, '--run', 'ft'], cwd);
     expect(result.status, result.stderr).toBe(0);
     const run = JSON.parse(readFileSync(path.join(cwd, '.pipeline', 'runs', 'ft', 'run.json'), 'utf8'));

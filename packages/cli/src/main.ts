@@ -145,7 +145,9 @@ async function experimentsOf(command: Command, config: OptionValues, allowAll: b
 async function resolveExperiments(command: Command, config: OptionValues, names: readonly string[]): Promise<Array<{ name: string; prepared: Prepared; spec: PipelineSpec }>> {
   const resolved = [];
   for (const name of names) {
-    const prepared = await prepare(command, config, experimentPreset(name));
+    const given = await prepare(command, config, experimentPreset(name));
+    // `--experiment all` names the set: each of its runs (and its pipeline in pipeline.lock) is its own experiment's.
+    const prepared = { ...given, values: { ...given.values, experiment: name } };
     resolved.push({ name, prepared, spec: await resolvePipelineSpec(prepared.values, specOptions(prepared, 'train')) });
   }
   const shared = shareFeatureExtraction(resolved.map((r) => r.spec));

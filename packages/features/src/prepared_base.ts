@@ -108,15 +108,16 @@ export interface AcquiredBase {
  */
 export async function acquireBase(params: FeaturesStageParams, inputSize: number, options: PrepareOptions & { keepWarm?: boolean }): Promise<AcquiredBase> {
   const key = canonicalJson({ params, inputSize, backend: options.backend.name, workers: options.workers, threads: options.threads, onnxSessions: options.onnxSessions, cacheDir: options.cacheDir });
-  if (options.keepWarm && warm?.key === key) {
-    const kept = warm;
-    return { base: kept.base, reused: true, done: (succeeded) => (succeeded ? Promise.resolve() : releaseWarmBase()) };
+  if (!options.keepWarm) {
+    const base = await prepareBase(params, inputSize, options);
+    return { base, reused: false, done: () => disposeBase(base) };
   }
-  if (options.keepWarm) await releaseWarmBase();
-  const base = await prepareBase(params, inputSize, options);
-  if (!options.keepWarm) return { base, reused: false, done: () => disposeBase(base) };
-  warm = { key, base };
-  return { base, reused: false, done: (succeeded) => (succeeded ? Promise.resolve() : releaseWarmBase()) };
+  // A failed use may have left the pool broken: it is not kept.
+  const keptUnlessFailed = (succeeded: boolean): Promise<void> => (succeeded ? Promise.resolve() : releaseWarmBase());
+  if (warm?.key === key) return { base: warm.base, reused: true, done: keptUnlessFailed };
+  await releaseWarmBase();
+  warm = { key, base: await prepareBase(params, inputSize, options) };
+  return { base: warm.base, reused: false, done: keptUnlessFailed };
 }
 
 /** Disposes the warm base, if there is one (a queue worker, when it stops). */

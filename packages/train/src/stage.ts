@@ -9,7 +9,7 @@ import { trainClassifier } from './loop.ts';
 import { buildClassifier } from './models/index.ts';
 import { accuracyOf, predictProbabilities, withMirror } from './predict.ts';
 import type { TrainConfig } from './config.ts';
-import { createTfjsEngine, createTrainingEngine } from './engines/index.ts';
+import { createTfjsEngine, createTrainingEngine, type TrainingEngine } from './engines/index.ts';
 
 export interface ProduceTrainOptions {
   outDir: string;
@@ -66,6 +66,13 @@ function checkCompatible(config: TrainConfig, train: ArrowBatchSource, others: A
   if (train.numRows === 0) throw new UserError(`${train.file} has no rows to train on`);
 }
 
+/** The engine `options` select for training `model` (default: TensorFlow.js on the active backend). */
+function engineFor(model: tf.LayersModel, config: TrainConfig, options: ProduceTrainOptions, labelCounts: Int32Array): Promise<TrainingEngine> | TrainingEngine {
+  return options.backend
+    ? createTrainingEngine(model, config, { backend: options.backend, ...(options.threads === undefined ? {} : { threads: options.threads }), labelCounts, log: options.log })
+    : createTfjsEngine(model, config, { labelCounts });
+}
+
 /**
  * The mirror-image rows (view 1) of the validation and test files, when augment wrote them
  * (--tta): one for each plain row, or none at all.
@@ -119,9 +126,7 @@ async function trainHeadFirst(options: ProduceTrainOptions, model: tf.LayersMode
         if (mismatch) {
           throw new UserError(`--head-epochs: a head on the features in ${train.file} (shape [${train.rowShape.join(', ')}]) does not fit the top of the base: ${mismatch}; extract the features with --pool none`);
         }
-        const engine = options.backend
-          ? await createTrainingEngine(head, headConfig, { backend: options.backend, ...(options.threads === undefined ? {} : { threads: options.threads }), labelCounts: train.labelCounts, log })
-          : createTfjsEngine(head, headConfig, { labelCounts: train.labelCounts });
+        const engine = await engineFor(head, headConfig, options, train.labelCounts);
         try {
           log.info(`training the ${config.head} head alone first: ${train.numRows} rows of base features, lr ${config.headLr}, ${config.headEpochs} epochs, ${engine.summary}`);
           const result = await trainClassifier({
@@ -175,9 +180,7 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
     const model = buildClassifier(config, { inputShape: train.rowShape, numClasses: train.classes.length, ...(options.baseTop ? { baseTop: options.baseTop } : {}) });
     try {
       const headHistory = config.headEpochs > 0 ? await trainHeadFirst(options, model) : undefined;
-      const engine = options.backend
-        ? await createTrainingEngine(model, config, { backend: options.backend, ...(options.threads === undefined ? {} : { threads: options.threads }), labelCounts: train.labelCounts, log })
-        : createTfjsEngine(model, config, { labelCounts: train.labelCounts });
+      const engine = await engineFor(model, config, options, train.labelCounts);
       try {
         log.info(
           `training ${config.head} on ${train.numRows} rows (${train.stepsPerEpoch} steps/epoch), validating on ${validation.numRows}, ` +

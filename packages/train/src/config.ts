@@ -111,6 +111,10 @@ export function resolveTrainConfig(values: Record<string, unknown>): TrainConfig
   if (config.headEpochs > 0 && config.input !== 'cut') {
     throw new UserError(`--head-epochs trains the head before fine-tuning the base: it needs --input cut, got --input ${config.input}`);
   }
+  // The head phase runs the same schedule, warm-up included, over its own epochs.
+  if (config.headEpochs > 0 && config.warmupEpochs >= config.headEpochs) {
+    throw new UserError(`--warmup-epochs must be less than --head-epochs (${config.headEpochs}), got ${config.warmupEpochs}`);
+  }
   const wantsPixels = config.head === 'scratch_cnn';
   if (wantsPixels !== (config.input === 'pixels')) {
     throw new UserError(

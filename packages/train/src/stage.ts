@@ -114,7 +114,7 @@ function headMismatch(head: tf.LayersModel, model: tf.LayersModel): string | und
 async function trainHeadFirst(options: ProduceTrainOptions, model: tf.LayersModel): Promise<EpochRecord[]> {
   const { config, log, headFiles } = options;
   if (!headFiles) throw new Error('--head-epochs needs the base features to train the head on');
-  const headConfig: TrainConfig = { ...config, input: 'features', epochs: config.headEpochs, lr: config.headLr, schedule: 'constant', warmupEpochs: 0 };
+  const headConfig: TrainConfig = { ...config, input: 'features', epochs: config.headEpochs, lr: config.headLr };
   const train = await ArrowBatchSource.open(headFiles.train, { role: 'train', batchSize: config.batchSize, rescale: config.rescale, seed: config.seed, epochViews: config.epochViews });
   try {
     const validation = await ArrowBatchSource.open(headFiles.validation, { role: 'eval', batchSize: config.batchSize, rescale: config.rescale });

@@ -49,19 +49,19 @@ describe('fine-tuning with --head-epochs', () => {
     cut = await writeCutSplits(tempDir('head-first-cut'), 60);
   });
 
-  it('starts the fine-tuning from the head trained alone on the features, and records both phases in one history', async () => {
-    const common = { head: 'gap_dense', batchSize: 16, optimizer: 'adam', seed: 3 };
+  it('starts the fine-tuning from the head trained alone on the features, on the same schedule, and records both phases in one history', async () => {
+    const common = { head: 'gap_dense', batchSize: 16, optimizer: 'adam', schedule: 'cosine', warmupEpochs: 1, seed: 3 };
     // The head alone, as the features experiment trains it.
     const headOnly = tempDir('head-first-head-only');
     await produceTrain({
       outDir: headOnly, trainFile: features.train, validationFile: features.validation, testFile: features.test,
       config: resolveTrainConfig({ ...common, input: 'features', epochs: 3, lr: 0.01 }), resume: false, log: memoryLogger(), modelMeta: {},
     });
-    // The same 3 epochs first, then one fine-tuning epoch at a learning rate too small to move anything.
+    // The same 3 epochs first, then two fine-tuning epochs at a learning rate too small to move anything.
     const finetuned = tempDir('head-first-finetuned');
     const result = await produceTrain({
       outDir: finetuned, trainFile: cut.train, validationFile: cut.validation, testFile: cut.test,
-      config: resolveTrainConfig({ ...common, input: 'cut', headEpochs: 3, headLr: 0.01, epochs: 1, lr: 1e-12 }),
+      config: resolveTrainConfig({ ...common, input: 'cut', headEpochs: 3, headLr: 0.01, epochs: 2, lr: 1e-12 }),
       baseTop: tinyTop(), headFiles: { train: features.train, validation: features.validation },
       resume: false, log: memoryLogger(), modelMeta: {},
     });
@@ -74,7 +74,8 @@ describe('fine-tuning with --head-epochs', () => {
 
     const history = await readHistory(path.join(finetuned, 'history.json'));
     const headHistory = await readHistory(path.join(headOnly, 'history.json'));
-    expect(history.map((r) => [r.epoch, r.phase])).toEqual([[1, 'head'], [2, 'head'], [3, 'head'], [4, 'finetune']]);
+    expect(history.map((r) => [r.epoch, r.phase])).toEqual([[1, 'head'], [2, 'head'], [3, 'head'], [4, 'finetune'], [5, 'finetune']]);
+    expect(history.slice(0, 3).map((r) => r.lr)).toEqual(headHistory.map((r) => r.lr));
     expect(history.slice(0, 3).map((r) => r.val_loss)).toEqual(headHistory.map((r) => r.val_loss));
     expect(result.history).toEqual(history);
     expect(result.bestEpoch).toBeGreaterThanOrEqual(1);
@@ -96,8 +97,9 @@ describe('fine-tuning with --head-epochs', () => {
     expect(log.lines.some((line) => line.includes('Epoch 1/'))).toBe(false);
   });
 
-  it('is only for fine-tuning, as --freeze-batch-norm is', () => {
+  it('is only for fine-tuning, as --freeze-batch-norm is, with a warm-up shorter than the head phase', () => {
     expect(() => resolveTrainConfig({ input: 'features', head: 'gap_linear', headEpochs: 5 })).toThrow('--head-epochs trains the head before fine-tuning the base: it needs --input cut, got --input features');
+    expect(() => resolveTrainConfig({ input: 'cut', head: 'gap_dense', headEpochs: 2, epochs: 5, warmupEpochs: 2 })).toThrow('--warmup-epochs must be less than --head-epochs (2), got 2');
     expect(() => resolveTrainConfig({ input: 'pixels', head: 'scratch_cnn', freezeBatchNorm: true })).toThrow("--freeze-batch-norm is for fine-tuning the base's batch norms: it needs --input cut, got --input pixels");
   });
 });

@@ -6,7 +6,8 @@ import { runCli, SHARED_FLOWERS, spawnCli } from './run_cli.ts';
 import { SHARED_MOBILENET } from '../../../shared_folder.ts';
 
 // A quick feature-head experiment on the synthetic demo set with the real ImageNet MobileNetV2.
-const QUICK = ['--experiment', 'best', '--weights', SHARED_MOBILENET, '--size', '96', '--views', '1', '--epochs', '3', '--backend', 'wasm', '--workdir', 'ws'];
+// The best preset, small: its head alone for 2 epochs, then 3 epochs of fine-tuning the top blocks.
+const QUICK = ['--experiment', 'best', '--weights', SHARED_MOBILENET, '--size', '96', '--views', '1', '--head-epochs', '2', '--epochs', '3', '--backend', 'wasm', '--workdir', 'ws'];
 
 /** A moment to press Ctrl-C: stderr matches, or a check (on the file system) holds. */
 type Trigger = RegExp | (() => boolean);
@@ -193,13 +194,13 @@ describe('experiments end to end on the demo set', () => {
 describe('training without a validation split', () => {
   it("switches off the preset's early stopping, saying so, and trains every epoch", () => {
     const cwd = mkdtempSync(path.join(os.tmpdir(), 'cli-no-validation-'));
-    // The best preset stops after 10 epochs without a better val_loss; there is no val_loss here.
+    // The best preset stops after 20 epochs without a better val_loss; there is no val_loss here.
     const result = runCli(['train', ...QUICK, '--epochs', '12', '--split', '0.8,0,0.2', '--run', 'nv'], cwd);
     expect(result.status, result.stderr).toBe(0);
-    expect(result.stderr).toContain("no validation split (--split 0.8,0,0.2): early stopping (the best preset's --patience 10) is off");
+    expect(result.stderr).toContain("no validation split (--split 0.8,0,0.2): early stopping (the best preset's --patience 20) is off");
     expect(result.stderr).not.toMatch(/early stopping: val_loss did not improve/);
     const history = JSON.parse(readFileSync(path.join(cwd, 'ws', 'runs', 'nv', 'history.json'), 'utf8')) as unknown[];
-    expect(history).toHaveLength(12);
+    expect(history).toHaveLength(2 + 12);
   });
 });
 

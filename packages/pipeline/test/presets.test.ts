@@ -81,12 +81,15 @@ describe('experiment presets', () => {
     expect(EXPERIMENTS.finetune).toMatchObject({ unfreeze: 'mixed8', base: 'inception_v3' });
   });
 
-  it('best: avg-pooled MobileNetV2 features, AdamW, cosine, label smoothing, early stopping, class weights', () => {
-    const { model, config } = build('best', [1280]);
-    expect(model.countParams()).toBeLessThan(1_000_000);
-    expect(config).toMatchObject({ optimizer: 'adamw', schedule: 'cosine', labelSmoothing: 0.1, classWeights: true });
+  it('best: the avg-pooled head alone on MobileNetV2 features, then the top blocks under it at a lower rate; AdamW, cosine, label smoothing, early stopping, class weights', () => {
+    const { model, config } = build('best', [3, 3, 16], fakeBaseTop());
+    expect(layerSummary(model).slice(1)).toEqual([['Model', 'inception_v3_top'], ['GlobalAveragePooling2D', undefined], ['Dropout', 0.5], ['Dense', 128], ['Dropout', 0.5], ['Dense', 5]]);
+    expect(config).toMatchObject({ input: 'cut', freezeBatchNorm: true, epochViews: 1, optimizer: 'adamw', schedule: 'cosine', labelSmoothing: 0.1, classWeights: true });
+    expect(config.headEpochs).toBeGreaterThan(0);
+    expect(config.lr).toBeLessThan(config.headLr);
     expect(config.patience).toBeGreaterThan(0);
-    expect(EXPERIMENTS.best).toMatchObject({ base: 'mobilenet_v2', alpha: 0.35, pool: 'avg' });
+    expect(EXPERIMENTS.best).toMatchObject({ base: 'mobilenet_v2', alpha: 0.35, pool: 'avg', unfreeze: 'block_12_add' });
+    expect(EXPERIMENTS.best!.views).toBeGreaterThan(0);
   });
 
   it('the same seed builds the same weights, another seed other weights', () => {

@@ -28,6 +28,11 @@ export interface TrainClassifierOptions {
   historyFile?: string;
   /** An earlier phase's epochs (the head's, before fine-tuning), written first in historyFile. */
   historyBefore?: readonly EpochRecord[];
+  /**
+   * With early stopping: the val_loss of the weights the model starts with (the head's best, before
+   * fine-tuning). They count as epoch 0, kept if no epoch beats them.
+   */
+  startValLoss?: number;
   /** On abort, the current epoch and its checkpoint finish, then training stops with an InterruptedError. */
   signal?: AbortSignal;
   onEpoch?: (record: EpochRecord) => void | Promise<void>;
@@ -37,7 +42,7 @@ export interface TrainClassifierOptions {
 
 export interface TrainClassifierResult {
   history: EpochRecord[];
-  /** The epoch with the lowest val_loss (its weights are the model's when patience > 0). */
+  /** The epoch with the lowest val_loss (its weights are the model's when patience > 0); 0: the starting weights. */
   bestEpoch: number;
   stoppedEarly: boolean;
 }
@@ -122,9 +127,11 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
     } else {
       if (options.resume) log.info(`no checkpoint in ${checkpointDir}: training from the start`);
       await rm(checkpointDir, { recursive: true, force: true });
+      if (keepBest && options.startValLoss !== undefined) bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
     }
 
-    const bestLoss = (): number => (state.bestEpoch > 0 ? state.history[state.bestEpoch - 1]!.val_loss : Infinity);
+    const startLoss = keepBest ? (options.startValLoss ?? Infinity) : Infinity;
+    const bestLoss = (): number => (state.bestEpoch > 0 ? state.history[state.bestEpoch - 1]!.val_loss : startLoss);
     let stoppedEarly = keepBest && state.epoch - state.bestEpoch >= config.patience && state.epoch > 0;
     for (let epoch = state.epoch + 1; epoch <= config.epochs && !stoppedEarly; epoch++) {
       const started = performance.now();
@@ -179,7 +186,11 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
     }
     if (keepBest && bestWeights) {
       if (stoppedEarly) log.info(`early stopping: val_loss did not improve for ${config.patience} epochs`);
-      log.info(`restoring the weights of epoch ${state.bestEpoch} (val_loss ${format(bestLoss())})`);
+      log.info(
+        state.bestEpoch > 0
+          ? `restoring the weights of epoch ${state.bestEpoch} (val_loss ${format(bestLoss())})`
+          : `restoring the starting weights: no epoch beat their val_loss ${format(bestLoss())}`,
+      );
       model.setWeights(bestWeights);
       engine.load();
     }

@@ -5,7 +5,7 @@ import { UserError, writeFileAtomic, type Logger } from '@flowers/core';
 import { HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE, joinPhases, metricsJson, ttaMetricsOf, type Predictions, probabilityRows, writeHistory, writeMetrics, writePredictions, type EpochRecord } from '@flowers/core/contracts';
 import { fileIOHandler, type SelectedBackend } from '@flowers/core/tf';
 import { ArrowBatchSource } from './data/arrow_batches.ts';
-import { trainClassifier } from './loop.ts';
+import { trainClassifier, type TrainClassifierResult } from './loop.ts';
 import { buildClassifier } from './models/index.ts';
 import { accuracyOf, predictProbabilities, withMirror } from './predict.ts';
 import type { TrainConfig } from './config.ts';
@@ -111,7 +111,7 @@ function headMismatch(head: tf.LayersModel, model: tf.LayersModel): string | und
  * config.headEpochs, then copies its weights into `model`'s head, so the top is unfrozen under a
  * trained head. Resumable like any training (its checkpoints are in HEAD_CHECKPOINT_DIR).
  */
-async function trainHeadFirst(options: ProduceTrainOptions, model: tf.LayersModel): Promise<EpochRecord[]> {
+async function trainHeadFirst(options: ProduceTrainOptions, model: tf.LayersModel): Promise<TrainClassifierResult> {
   const { config, log, headFiles } = options;
   if (!headFiles) throw new Error('--head-epochs needs the base features to train the head on');
   const headConfig: TrainConfig = { ...config, input: 'features', epochs: config.headEpochs, lr: config.headLr };
@@ -141,7 +141,7 @@ async function trainHeadFirst(options: ProduceTrainOptions, model: tf.LayersMode
             ...(options.signal ? { signal: options.signal } : {}),
           });
           for (const layer of head.layers) if (layer.getWeights().length > 0) model.getLayer(layer.name).setWeights(layer.getWeights());
-          return result.history;
+          return result;
         } finally {
           engine.dispose();
         }
@@ -179,14 +179,16 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
     }
     const model = buildClassifier(config, { inputShape: train.rowShape, numClasses: train.classes.length, ...(options.baseTop ? { baseTop: options.baseTop } : {}) });
     try {
-      const headHistory = config.headEpochs > 0 ? await trainHeadFirst(options, model) : undefined;
+      // Training time covers both phases of a fine-tuning run.
+      const trainStarted = performance.now();
+      const headPhase = config.headEpochs > 0 ? await trainHeadFirst(options, model) : undefined;
+      const headHistory = headPhase?.history;
       const engine = await engineFor(model, config, options, train.labelCounts);
       try {
         log.info(
           `training ${config.head} on ${train.numRows} rows (${train.stepsPerEpoch} steps/epoch), validating on ${validation.numRows}, ` +
             `${config.optimizer} lr ${config.lr} ${config.schedule}, ${config.epochs} epochs, ${engine.summary}`,
         );
-        const trainStarted = performance.now();
         const result = await trainClassifier({
           model,
           train,
@@ -199,10 +201,12 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
           log,
           historyFile: path.join(outDir, HISTORY_FILE),
           ...(headHistory ? { historyBefore: headHistory } : {}),
+          // With early stopping, fine-tuning that never beats the head on validation keeps the head.
+          ...(headPhase && headPhase.bestEpoch > 0 ? { startValLoss: headPhase.history[headPhase.bestEpoch - 1]!.val_loss } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
         });
         const history = headHistory ? joinPhases(headHistory, result.history) : result.history;
-        const bestEpoch = (headHistory?.length ?? 0) + result.bestEpoch;
+        const bestEpoch = headPhase && result.bestEpoch === 0 ? headPhase.bestEpoch : (headHistory?.length ?? 0) + result.bestEpoch;
         const trainSeconds = (performance.now() - trainStarted) / 1000;
 
         const predictStarted = performance.now();

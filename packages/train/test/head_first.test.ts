@@ -19,15 +19,19 @@ function tinyTop(): tf.LayersModel {
   return tf.model({ inputs: input, outputs: norm, name: 'tiny_top' });
 }
 
-/** Cut activations: each feature row repeated over a 2x2 map (any values do: only the head's weights are compared). */
-async function writeCutSplits(dir: string, rows: number): Promise<{ train: string; validation: string; test: string }> {
+/**
+ * Cut activations: each feature row repeated over a 2x2 map (any values do: only the head's weights
+ * are compared). `mislabelValidation` shifts the validation labels by one class.
+ */
+async function writeCutSplits(dir: string, rows: number, mislabelValidation = false): Promise<{ train: string; validation: string; test: string }> {
   const files = { train: path.join(dir, 'train.arrow'), validation: path.join(dir, 'validation.arrow'), test: path.join(dir, 'test.arrow') };
   for (const split of ['train', 'validation', 'test'] as const) {
     const count = split === 'train' ? rows : Math.ceil(rows / 3);
     const { values, labels } = separableFeatures(count, DIMS, CLASSES.length, split);
     const maps = new Float32Array(count * 4 * DIMS);
     for (let i = 0; i < count; i++) for (let cell = 0; cell < 4; cell++) maps.set(values.subarray(i * DIMS, (i + 1) * DIMS), (i * 4 + cell) * DIMS);
-    await writeRowsFile(files[split], { labels, values: maps, views: new Int32Array(count), rowShape: [2, 2, DIMS], classes: CLASSES, rowsPerBatch: 10, split });
+    const written = mislabelValidation && split === 'validation' ? labels.map((l) => (l + 1) % CLASSES.length) : labels;
+    await writeRowsFile(files[split], { labels: written, values: maps, views: new Int32Array(count), rowShape: [2, 2, DIMS], classes: CLASSES, rowsPerBatch: 10, split });
   }
   return files;
 }
@@ -80,6 +84,32 @@ describe('fine-tuning with --head-epochs', () => {
     expect(result.history).toEqual(history);
     expect(result.bestEpoch).toBeGreaterThanOrEqual(1);
     expect(fs.readdirSync(finetuned)).not.toContain('checkpoint-head');
+  });
+
+  it('keeps the trained head when no fine-tuning epoch beats its val_loss', async () => {
+    const common = { head: 'gap_dense', batchSize: 16, optimizer: 'adam', patience: 2, seed: 3 };
+    const headOnly = tempDir('head-kept-head-only');
+    const alone = await produceTrain({
+      outDir: headOnly, trainFile: features.train, validationFile: features.validation, testFile: features.test,
+      config: resolveTrainConfig({ ...common, input: 'features', epochs: 4, lr: 0.01 }), resume: false, log: memoryLogger(), modelMeta: {},
+    });
+    // Against mislabelled validation photos every fine-tuning epoch's val_loss is far above the head's.
+    const mislabelled = await writeCutSplits(tempDir('head-kept-cut'), 60, true);
+    const outDir = tempDir('head-kept-finetuned');
+    const log = memoryLogger();
+    const result = await produceTrain({
+      outDir, trainFile: mislabelled.train, validationFile: mislabelled.validation, testFile: mislabelled.test,
+      config: resolveTrainConfig({ ...common, input: 'cut', headEpochs: 4, headLr: 0.01, epochs: 3, lr: 0.01 }),
+      baseTop: tinyTop(), headFiles: { train: features.train, validation: features.validation },
+      resume: false, log, modelMeta: {},
+    });
+    expect(result.bestEpoch).toBe(alone.bestEpoch);
+    expect(log.lines).toEqual(expect.arrayContaining([expect.stringMatching(/^restoring the starting weights: no epoch beat their val_loss /)]));
+    const expected = await headWeights(path.join(headOnly, 'model'));
+    const actual = await headWeights(path.join(outDir, 'model'));
+    for (const [layer, tensors] of Object.entries(expected)) {
+      tensors.forEach((values, i) => values.forEach((value, j) => expect(actual[layer]![i]![j], `${layer}[${i}][${j}]`).toBeCloseTo(value, 5)));
+    }
   });
 
   it('refuses a head whose features do not fit the top, before training it', async () => {

@@ -105,6 +105,41 @@ describe('trainClassifier', () => {
     expect(new Set(counts.slice(1)).size).toBe(1);
   });
 
+  it('keeps the starting weights when no epoch beats their val_loss, and counts them as epoch 0, resumed or not', async () => {
+    const config = configWith({ epochs: 3, patience: 5 });
+    const data = await sources(config);
+    const model = buildClassifier(config, { inputShape: [6], numClasses: 3 });
+    const start = weightValues(model);
+    const log = memoryLogger();
+    // No val_loss is below 0: the starting weights stay best.
+    const kept = await trainClassifier({ model, ...data, config, checkpointDir: tempDir('ckpt-start'), resume: false, log, startValLoss: 0 });
+    expect(kept.bestEpoch).toBe(0);
+    expect(kept.history).toHaveLength(3);
+    expect(weightValues(model)).toEqual(start);
+    expect(log.lines.at(-1)).toBe('restoring the starting weights: no epoch beat their val_loss 0.0000');
+
+    // Interrupted after epoch 1 and resumed: the checkpoint holds the starting weights as the best.
+    const checkpointDir = tempDir('ckpt-start-resume');
+    const controller = new AbortController();
+    const interrupted = buildClassifier(config, { inputShape: [6], numClasses: 3 });
+    await expect(
+      trainClassifier({
+        model: interrupted, ...data, config, checkpointDir, resume: false, log: memoryLogger(), startValLoss: 0, signal: controller.signal,
+        onEpoch: () => controller.abort(),
+      }),
+    ).rejects.toThrow(/training stopped after epoch 1/);
+    const resumed = buildClassifier(configWith({ epochs: 3, patience: 5, seed: 6 }), { inputShape: [6], numClasses: 3 });
+    const rest = await trainClassifier({ model: resumed, ...data, config, checkpointDir, resume: true, log: memoryLogger(), startValLoss: 0 });
+    expect(rest.bestEpoch).toBe(0);
+    expect(weightValues(resumed)).toEqual(start);
+
+    // A starting val_loss that any epoch beats changes nothing: the best epoch's weights are kept.
+    const trained = buildClassifier(config, { inputShape: [6], numClasses: 3 });
+    const beaten = await trainClassifier({ model: trained, ...data, config, checkpointDir: tempDir('ckpt-start-beaten'), resume: false, log: memoryLogger(), startValLoss: 1e9 });
+    expect(beaten.bestEpoch).toBeGreaterThan(0);
+    expect(weightValues(trained)).not.toEqual(start);
+  });
+
   it('stops early after `patience` epochs without a better val_loss and restores the best weights', async () => {
     // Validation labels are shifted by one class, so learning the training data makes val_loss worse.
     const shiftedFile = path.join(tempDir('shifted'), 'validation.arrow');

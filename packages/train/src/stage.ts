@@ -115,44 +115,45 @@ async function trainHeadFirst(options: ProduceTrainOptions, model: tf.LayersMode
   const { config, log, headFiles } = options;
   if (!headFiles) throw new Error('--head-epochs needs the base features to train the head on');
   const headConfig: TrainConfig = { ...config, input: 'features', epochs: config.headEpochs, lr: config.headLr };
-  const train = await ArrowBatchSource.open(headFiles.train, { role: 'train', batchSize: config.batchSize, rescale: config.rescale, seed: config.seed, epochViews: config.epochViews });
+  const opened: ArrowBatchSource[] = [];
   try {
+    const train = await ArrowBatchSource.open(headFiles.train, { role: 'train', batchSize: config.batchSize, rescale: config.rescale, seed: config.seed, epochViews: config.epochViews });
+    opened.push(train);
     const validation = await ArrowBatchSource.open(headFiles.validation, { role: 'eval', batchSize: config.batchSize, rescale: config.rescale });
+    opened.push(validation);
+    const [validationMirror] = await mirrorSources(options, [validation], opened);
+    checkCompatible(headConfig, train, [validation]);
+    const head = buildClassifier(headConfig, { inputShape: train.rowShape, numClasses: train.classes.length });
     try {
-      checkCompatible(headConfig, train, [validation]);
-      const head = buildClassifier(headConfig, { inputShape: train.rowShape, numClasses: train.classes.length });
+      const mismatch = headMismatch(head, model);
+      if (mismatch) {
+        throw new UserError(`--head-epochs: a head on the features in ${train.file} (shape [${train.rowShape.join(', ')}]) does not fit the top of the base: ${mismatch}; extract the features with --pool none`);
+      }
+      const engine = await engineFor(head, headConfig, options, train.labelCounts);
       try {
-        const mismatch = headMismatch(head, model);
-        if (mismatch) {
-          throw new UserError(`--head-epochs: a head on the features in ${train.file} (shape [${train.rowShape.join(', ')}]) does not fit the top of the base: ${mismatch}; extract the features with --pool none`);
-        }
-        const engine = await engineFor(head, headConfig, options, train.labelCounts);
-        try {
-          log.info(`training the ${config.head} head alone first: ${train.numRows} rows of base features, lr ${config.headLr}, ${config.headEpochs} epochs, ${engine.summary}`);
-          const result = await trainClassifier({
-            model: head,
-            train,
-            validation,
-            config: headConfig,
-            engine,
-            checkpointDir: path.join(options.outDir, HEAD_CHECKPOINT_DIR),
-            resume: options.resume,
-            log,
-            ...(options.signal ? { signal: options.signal } : {}),
-          });
-          for (const layer of head.layers) if (layer.getWeights().length > 0) model.getLayer(layer.name).setWeights(layer.getWeights());
-          return result;
-        } finally {
-          engine.dispose();
-        }
+        log.info(`training the ${config.head} head alone first: ${train.numRows} rows of base features, lr ${config.headLr}, ${config.headEpochs} epochs, ${engine.summary}`);
+        const result = await trainClassifier({
+          model: head,
+          train,
+          validation,
+          ...(validationMirror ? { validationMirror } : {}),
+          config: headConfig,
+          engine,
+          checkpointDir: path.join(options.outDir, HEAD_CHECKPOINT_DIR),
+          resume: options.resume,
+          log,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        for (const layer of head.layers) if (layer.getWeights().length > 0) model.getLayer(layer.name).setWeights(layer.getWeights());
+        return result;
       } finally {
-        head.dispose();
+        engine.dispose();
       }
     } finally {
-      await validation.close();
+      head.dispose();
     }
   } finally {
-    await train.close();
+    for (const source of opened) await source.close();
   }
 }
 

@@ -92,7 +92,8 @@ describe('the pipeline over the queue (pipeline worker processes, loopback Redis
   it('all --queue on the demo set writes the data files a local all writes', async () => {
     const local = path.join(suite.dir, 'all-local');
     const queued = path.join(suite.dir, 'all-queue');
-    const options = [...FEATURES, '--epochs', '2', '--warmup-epochs', '0', '--run', 'r'];
+    // The best preset, small: 2 head epochs, then 2 epochs of fine-tuning from the cut activations, over every view.
+    const options = [...FEATURES, '--epoch-views', 'all', '--head-epochs', '2', '--epochs', '2', '--warmup-epochs', '0', '--run', 'r'];
     const reference = await runPipelineAsync(['all', '--workdir', local, ...options], suite.dir);
     expect(reference.status, reference.output).toBe(0);
     await startWorkers(2, queued);

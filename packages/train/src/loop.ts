@@ -113,6 +113,8 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
   let state: CheckpointState = { epoch: 0, fingerprint, history: [], iterations: 0, bestEpoch: 0, hasBestWeights: false };
   let bestWeights: tf.Tensor[] | undefined;
   const keepBest = config.patience > 0;
+  // Without early stopping there is nothing to keep the starting weights for.
+  const startLoss = keepBest ? (options.startValLoss ?? Infinity) : Infinity;
   try {
     const saved = options.resume ? await readCheckpointState(checkpointDir) : undefined;
     if (saved) {
@@ -127,10 +129,9 @@ export async function trainClassifier(options: TrainClassifierOptions): Promise<
     } else {
       if (options.resume) log.info(`no checkpoint in ${checkpointDir}: training from the start`);
       await rm(checkpointDir, { recursive: true, force: true });
-      if (keepBest && options.startValLoss !== undefined) bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
+      if (startLoss < Infinity) bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
     }
 
-    const startLoss = keepBest ? (options.startValLoss ?? Infinity) : Infinity;
     const bestLoss = (): number => (state.bestEpoch > 0 ? state.history[state.bestEpoch - 1]!.val_loss : startLoss);
     let stoppedEarly = keepBest && state.epoch - state.bestEpoch >= config.patience && state.epoch > 0;
     for (let epoch = state.epoch + 1; epoch <= config.epochs && !stoppedEarly; epoch++) {

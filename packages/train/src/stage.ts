@@ -183,7 +183,6 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
       // Training time covers both phases of a fine-tuning run.
       const trainStarted = performance.now();
       const headPhase = config.headEpochs > 0 ? await trainHeadFirst(options, model) : undefined;
-      const headHistory = headPhase?.history;
       const engine = await engineFor(model, config, options, train.labelCounts);
       try {
         log.info(
@@ -201,13 +200,13 @@ export async function produceTrain(options: ProduceTrainOptions): Promise<Produc
           resume: options.resume,
           log,
           historyFile: path.join(outDir, HISTORY_FILE),
-          ...(headHistory ? { historyBefore: headHistory } : {}),
+          ...(headPhase ? { historyBefore: headPhase.history } : {}),
           // With early stopping, fine-tuning that never beats the head on validation keeps the head.
           ...(headPhase && headPhase.bestEpoch > 0 ? { startValLoss: headPhase.history[headPhase.bestEpoch - 1]!.val_loss } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
         });
-        const history = headHistory ? joinPhases(headHistory, result.history) : result.history;
-        const bestEpoch = headPhase && result.bestEpoch === 0 ? headPhase.bestEpoch : (headHistory?.length ?? 0) + result.bestEpoch;
+        const history = headPhase ? joinPhases(headPhase.history, result.history) : result.history;
+        const bestEpoch = headPhase && result.bestEpoch === 0 ? headPhase.bestEpoch : (headPhase?.history.length ?? 0) + result.bestEpoch;
         const trainSeconds = (performance.now() - trainStarted) / 1000;
 
         const predictStarted = performance.now();

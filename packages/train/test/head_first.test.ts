@@ -44,6 +44,15 @@ async function headWeights(modelDir: string): Promise<Record<string, number[][]>
   return weights;
 }
 
+/** The head layers of the model saved in `actualDir` hold the weights of the one in `expectedDir`, to 5 decimals. */
+async function expectSameHeadWeights(actualDir: string, expectedDir: string): Promise<void> {
+  const expected = await headWeights(expectedDir);
+  const actual = await headWeights(actualDir);
+  for (const [layer, tensors] of Object.entries(expected)) {
+    tensors.forEach((values, i) => values.forEach((value, j) => expect(actual[layer]![i]![j], `${layer}[${i}][${j}]`).toBeCloseTo(value, 5)));
+  }
+}
+
 describe('fine-tuning with --head-epochs', () => {
   let features: { train: string; validation: string; test: string };
   let cut: { train: string; validation: string; test: string };
@@ -70,11 +79,7 @@ describe('fine-tuning with --head-epochs', () => {
       resume: false, log: memoryLogger(), modelMeta: {},
     });
 
-    const expected = await headWeights(path.join(headOnly, 'model'));
-    const actual = await headWeights(path.join(finetuned, 'model'));
-    for (const [layer, tensors] of Object.entries(expected)) {
-      tensors.forEach((values, i) => values.forEach((value, j) => expect(actual[layer]![i]![j], `${layer}[${i}][${j}]`).toBeCloseTo(value, 5)));
-    }
+    await expectSameHeadWeights(path.join(finetuned, 'model'), path.join(headOnly, 'model'));
 
     const history = await readHistory(path.join(finetuned, 'history.json'));
     const headHistory = await readHistory(path.join(headOnly, 'history.json'));
@@ -105,11 +110,7 @@ describe('fine-tuning with --head-epochs', () => {
     });
     expect(result.bestEpoch).toBe(alone.bestEpoch);
     expect(log.lines).toEqual(expect.arrayContaining([expect.stringMatching(/^restoring the starting weights: no epoch beat their val_loss /)]));
-    const expected = await headWeights(path.join(headOnly, 'model'));
-    const actual = await headWeights(path.join(outDir, 'model'));
-    for (const [layer, tensors] of Object.entries(expected)) {
-      tensors.forEach((values, i) => values.forEach((value, j) => expect(actual[layer]![i]![j], `${layer}[${i}][${j}]`).toBeCloseTo(value, 5)));
-    }
+    await expectSameHeadWeights(path.join(outDir, 'model'), path.join(headOnly, 'model'));
   });
 
   it('refuses a head whose features do not fit the top, before training it', async () => {

@@ -2,15 +2,19 @@
  * The queue's speed, with `pnpm pipeline` processes as a user starts them on one machine (loopback
  * Redis started here): each figure is a producer command's wall time, its upstream stages cached,
  * so every figure pays one process start alike.
- *   - features (MobileNetV2 0.35 on the shared photos' 150 px pixels): 2 worker processes with one
- *     ONNX Runtime thread each, against the in-process engine on 2 threads;
+ *   - features (MobileNetV2 0.35 on the shared photos' 150 px pixels, as the flattened map and
+ *     average-pooled): 2 worker processes with one ONNX Runtime thread each, against the
+ *     in-process engine on 2 threads;
  *   - augment, resize only, 150 px: one worker process with one pool thread, two such processes,
  *     and the in-process stage with `--workers 2`;
  *   - the queue's overhead per shard: the same small augment in 1 shard and in many.
+ * Each queue figure also says how many cores its worker processes kept busy (their CPU time over
+ * the producer's wall time), which bounds what more processes can add on these 2 cores.
  *   benchQueue()                               (pnpm bench queue: every shared photo)
  *   node --import tsx bench/queue.ts <photos>  (a first <photos> of them, to try it out)
  */
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,8 +32,9 @@ const OVERHEAD_SHARD = 4;
 
 const pipeline = (args: string[], cwd: string): WorkerProcess => spawnLogged(process.execPath, ['--import', TSX, MAIN, ...args], { cwd, env: { INIT_CWD: cwd } });
 
-/** Seconds a pipeline command takes; it must succeed. */
+/** Seconds a pipeline command takes; it must succeed. It starts with the disk flushed, so no figure pays for the last one's writes. */
 async function timed(args: string[], cwd: string): Promise<number> {
+  execFileSync('sync');
   const started = performance.now();
   const run = pipeline(args, cwd);
   const { code } = await run.exited;
@@ -51,6 +56,19 @@ function photos(dir: string, count: number | undefined): string {
 
 const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
+/** CPU seconds a process (all its threads) has used so far: utime + stime of /proc/<pid>/stat, in clock ticks of 1/100 s. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // After the command name: state is field 3, utime and stime fields 14 and 15.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface QueueRun {
+  seconds: number;
+  /** The worker processes' CPU seconds over the producer's wall time. */
+  workerCores: number;
+}
+
 export async function benchQueue(photoCount?: number): Promise<Record<string, unknown>> {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'bench-queue-'));
   const redis = await startRedis(scratch, ['--maxmemory-policy', 'noeviction']);
@@ -66,10 +84,13 @@ export async function benchQueue(photoCount?: number): Promise<Record<string, un
     await Promise.all(workers.map((w) => w.waitFor(/^worker .* serving/, 120_000)));
   };
   /** A queue run: `count` worker processes started first (not timed), then the producer, timed. */
-  const onQueue = async (count: number, workerArgs: string[], args: string[], dir: string): Promise<number> => {
+  const onQueue = async (count: number, workerArgs: string[], args: string[], dir: string): Promise<QueueRun> => {
     await startWorkers(count, dir, workerArgs);
     try {
-      return await timed([...args, '--workdir', dir, '--queue', redis.url], scratch);
+      const workersCpu = (): number => workers.reduce((sum, w) => sum + cpuSeconds(w.child.pid!), 0);
+      const cpuBefore = workersCpu();
+      const seconds = await timed([...args, '--workdir', dir, '--queue', redis.url], scratch);
+      return { seconds, workerCores: round((workersCpu() - cpuBefore) / seconds) };
     } finally {
       await stopWorkers(workers);
       workers = [];
@@ -82,17 +103,25 @@ export async function benchQueue(photoCount?: number): Promise<Record<string, un
     const images = photoCount ?? readdirSync(FLOWERS).reduce((n, label) => n + readdirSync(path.join(FLOWERS, label)).length, 0);
     const augment = ['augment', '--data', data, ...RESIZE];
     const perSecond = (seconds: number): number => round(images / seconds, 1);
+    const queueFigure = ({ seconds, workerCores }: QueueRun) => ({ seconds: round(seconds), photos_per_s: perSecond(seconds), worker_cores: workerCores });
 
     const local2 = workdir('augment-local', base, ['ingest']);
     const augmentLocal = await timed([...augment, '--workers', '2', '--workdir', local2], scratch);
     const augmentOne = await onQueue(1, ['--stages', 'augment', '--workers', '1'], [...augment, '--workers', '1'], workdir('augment-queue-1', base, ['ingest']));
     const augmentTwo = await onQueue(2, ['--stages', 'augment', '--workers', '1'], [...augment, '--workers', '1'], workdir('augment-queue-2', base, ['ingest']));
 
-    // Features over the pixel files the in-process augment wrote; 4 shards, 2 per worker.
-    const features = ['features', '--data', data, ...RESIZE, ...FEATURES];
+    // Features over the pixel files the in-process augment wrote; 4 shards, 2 per worker. The
+    // flattened map (the reference recipe's) writes 128 KB a photo, which the merge copies once
+    // more; average-pooled features are 5 KB a photo, so their figure is the engine's and the queue's.
     const shardSize = String(Math.ceil(images / 4));
-    const featuresLocal = await timed([...features, '--threads', '2', '--workers', '2', '--workdir', local2], scratch);
-    const featuresQueue = await onQueue(2, ['--stages', 'features', '--threads', '1', '--workers', '1', '--backend', 'onnx'], [...features, '--threads', '1', '--workers', '1', '--shard-size', shardSize], workdir('features-queue', local2, ['ingest', 'augment']));
+    const queueFeatures = async (pool: string) => {
+      const features = ['features', '--data', data, ...RESIZE, ...FEATURES, '--pool', pool];
+      const local = await timed([...features, '--threads', '2', '--workers', '2', '--workdir', local2], scratch);
+      const queued = await onQueue(2, ['--stages', 'features', '--threads', '1', '--workers', '1', '--backend', 'onnx'], [...features, '--threads', '1', '--workers', '1', '--shard-size', shardSize], workdir(`features-queue-${pool}`, local2, ['ingest', 'augment']));
+      return { in_process_threads_2: { seconds: round(local), photos_per_s: perSecond(local) }, queue_2_workers_threads_1: { ...queueFigure(queued), shard_size: Number(shardSize) }, queue_vs_in_process: round(local / queued.seconds) };
+    };
+    const featuresFlattened = await queueFeatures('none');
+    const featuresPooled = await queueFeatures('avg');
 
     // The queue's cost per shard: the same small augment as one shard and as many.
     const few = photos(path.join(scratch, 'few-photos'), OVERHEAD_PHOTOS);
@@ -106,21 +135,16 @@ export async function benchQueue(photoCount?: number): Promise<Record<string, un
     return {
       photos: images,
       note: 'wall time of each producer command, upstream stages cached; photos per second',
-      features: {
-        in_process_threads_2: { seconds: round(featuresLocal), photos_per_s: perSecond(featuresLocal) },
-        queue_2_workers_threads_1: { seconds: round(featuresQueue), photos_per_s: perSecond(featuresQueue), shard_size: Number(shardSize) },
-        queue_vs_in_process: round(featuresLocal / featuresQueue),
-        target: 'within 10% (>= 0.9)',
-      },
+      features: { flattened_map: featuresFlattened, average_pooled: featuresPooled, target: 'within 10% (>= 0.9)' },
       augment_resize_150: {
         in_process_workers_2: { seconds: round(augmentLocal), photos_per_s: perSecond(augmentLocal) },
-        queue_1_worker_workers_1: { seconds: round(augmentOne), photos_per_s: perSecond(augmentOne) },
-        queue_2_workers_workers_1: { seconds: round(augmentTwo), photos_per_s: perSecond(augmentTwo) },
-        two_vs_one_process: round(augmentOne / augmentTwo),
-        two_processes_vs_in_process_workers_2: round(augmentLocal / augmentTwo),
+        queue_1_worker_workers_1: queueFigure(augmentOne),
+        queue_2_workers_workers_1: queueFigure(augmentTwo),
+        two_vs_one_process: round(augmentOne.seconds / augmentTwo.seconds),
+        two_processes_vs_in_process_workers_2: round(augmentLocal / augmentTwo.seconds),
         target: 'two processes >= 1.8x one',
       },
-      overhead_per_shard_s: { value: round((manyShards - oneShard) / extraShards, 3), photos: OVERHEAD_PHOTOS, one_shard_s: round(oneShard), shards: extraShards + 1, many_shards_s: round(manyShards) },
+      overhead_per_shard_s: { value: round((manyShards.seconds - oneShard.seconds) / extraShards, 3), photos: OVERHEAD_PHOTOS, one_shard_s: round(oneShard.seconds), shards: extraShards + 1, many_shards_s: round(manyShards.seconds) },
     };
   } finally {
     await stopWorkers(workers);

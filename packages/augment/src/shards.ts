@@ -19,7 +19,7 @@ export const augmentShards: StageShards<AugmentStageParams> = {
     return shardRanges((await readSplitFile(splitFileOf(inputs))).rows.length, shardSize);
   },
   async produce({ dir, params, inputs, env, range, reportRows }) {
-    await produceAugment(dir, splitFileOf(inputs), params, { workers: env.workers, log: env.log, rows: range });
+    await produceAugment(dir, splitFileOf(inputs), params, { workers: env.workers, keepWarm: env.warm ?? false, log: env.log, rows: range });
     reportRows(range.end - range.start);
   },
   async merge({ dir, shardDirs, params, inputs }) {

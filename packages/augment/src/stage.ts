@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createPool, ensureFreeSpace, mapOrdered, mirrorImage, startProgress, type Logger, type StageResult } from '@flowers/core';
+import { ensureFreeSpace, mapOrdered, withPool, mirrorImage, startProgress, type Logger, type StageResult } from '@flowers/core';
 import {
   AUGMENT_PREVIEW_FILE,
   SPLITS,
@@ -87,7 +87,7 @@ export async function produceAugment(
   outDir: string,
   splitArrowPath: string,
   params: AugmentStageParams,
-  options: { workers: number; log: Logger; rows?: { start: number; end: number } },
+  options: { workers: number; keepWarm?: boolean; log: Logger; rows?: { start: number; end: number } },
 ): Promise<StageResult> {
   validateAugmentParams(params.augment, params.size);
   const split: SplitFile = await readSplitFile(splitArrowPath);
@@ -105,7 +105,6 @@ export async function produceAugment(
   // The first training image that decodes, as the pool produced it: the preview's tiles.
   let preview: { path: string; tiles: Uint8Array[] } | undefined;
   const skipped: SkippedImage[] = [];
-  const pool = createPool(new URL('./augment_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2 });
   const progress = startProgress('augment: decoding images', rows.length, 'img');
   const started = performance.now();
   const tasks: AugmentTask[] = rows.map((row) => ({
@@ -118,26 +117,28 @@ export async function produceAugment(
     isTraining: row.split === 'train',
   }));
   try {
-    await mapOrdered(
-      tasks,
-      options.workers * 8,
-      (task) => pool.run(task) as Promise<AugmentWireResult>,
-      (wire, index) => {
-        progress.tick();
-        const row = rows[index]!;
-        const result = decodeAugmentResult(wire, tasks[index]!);
-        if (!result.ok) {
-          skipped.push({ path: row.path, reason: result.reason });
-          return;
-        }
-        const buffer = buffers[row.split];
-        const identity = { rowId: first + index, path: row.path, sha256: row.sha256, labelIndex: row.labelIndex, split: row.split };
-        buffer.add({ ...identity, view: 0 }, result.plain);
-        result.views.forEach((view, v) => buffer.add({ ...identity, view: v + 1 }, view));
-        if (params.tta && row.split !== 'train') buffer.add({ ...identity, view: 1 }, mirrorImage(result.plain, params.size));
-        if (preview === undefined && row.split === 'train') preview = { path: row.path, tiles: [result.plain, ...result.views.slice(0, PREVIEW_VIEWS)] };
-        if (buffer.size >= pixelBatchRows(row.split, params)) buffer.flush();
-      },
+    await withPool(new URL('./augment_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2, keepWarm: options.keepWarm ?? false }, (pool) =>
+      mapOrdered(
+        tasks,
+        options.workers * 8,
+        (task) => pool.run(task) as Promise<AugmentWireResult>,
+        (wire, index) => {
+          progress.tick();
+          const row = rows[index]!;
+          const result = decodeAugmentResult(wire, tasks[index]!);
+          if (!result.ok) {
+            skipped.push({ path: row.path, reason: result.reason });
+            return;
+          }
+          const buffer = buffers[row.split];
+          const identity = { rowId: first + index, path: row.path, sha256: row.sha256, labelIndex: row.labelIndex, split: row.split };
+          buffer.add({ ...identity, view: 0 }, result.plain);
+          result.views.forEach((view, v) => buffer.add({ ...identity, view: v + 1 }, view));
+          if (params.tta && row.split !== 'train') buffer.add({ ...identity, view: 1 }, mirrorImage(result.plain, params.size));
+          if (preview === undefined && row.split === 'train') preview = { path: row.path, tiles: [result.plain, ...result.views.slice(0, PREVIEW_VIEWS)] };
+          if (buffer.size >= pixelBatchRows(row.split, params)) buffer.flush();
+        },
+      ),
     );
     for (const s of SPLITS) {
       buffers[s].flush();
@@ -148,7 +149,6 @@ export async function produceAugment(
     throw error;
   } finally {
     progress.done();
-    await pool.destroy();
   }
   const seconds = (performance.now() - started) / 1000;
   if (skipped.length) options.log.warn(`augment skipped ${skipped.length} image(s) (see ${AUGMENT_REPORT_FILE}): ${skipped[0]!.reason}`);

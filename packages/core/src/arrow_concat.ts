@@ -1,5 +1,10 @@
-import { DataType, Precision, type Data, type Field, type FixedSizeList, type Float, type Int, type RecordBatch } from 'apache-arrow';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { DataType, MetadataVersion, Precision, type Data, type Field, type FixedSizeList, type Float, type Int, type RecordBatch, type Schema } from 'apache-arrow';
+import { FileBlock, Footer } from 'apache-arrow/ipc/metadata/file';
+import { Message } from 'apache-arrow/ipc/metadata/message';
 import { ArrowFileSink, fixedSizeListColumn, int32Column, makeRecordBatch, openArrowFile, utf8Column, type ArrowFile } from './arrow_io.ts';
+import { fsyncPath } from './atomic.ts';
+import { writeFailure } from './disk.ts';
 
 /** A column's values in a plain array: strings, int32s, or a fixed-size list's flat items. */
 type Values = string[] | Int32Array | Uint8Array | Float32Array;
@@ -64,22 +69,30 @@ interface Segment {
 /**
  * Writes the record batches of `sources` (Arrow IPC files of one schema, e.g. a stage's shard
  * outputs) into `target`, in order, and returns the rows written. Without `rowsPerBatch` each
- * batch is copied as it is; with it, the rows are cut into batches of exactly that many (the last
- * holds the rest), built as the stages build theirs, so a file merged from shards equals, byte
- * for byte, the one a single process writes.
+ * batch is copied as it is, byte for byte, without decoding it; with it, the rows are cut into
+ * batches of exactly that many (the last holds the rest), built as the stages build theirs. Either
+ * way a file merged from shards equals, byte for byte, the one a single process writes.
  */
 export async function concatArrowFiles(target: string, sources: readonly string[], options: { rowsPerBatch?: number } = {}): Promise<number> {
   if (!sources.length) throw new Error(`concatArrowFiles: no sources for ${target}`);
+  return options.rowsPerBatch === undefined ? copyRecordBatches(target, sources) : rebatch(target, sources, options.rowsPerBatch);
+}
+
+const columnNames = (schema: Schema): string => schema.fields.map((f) => f.name).join(',');
+
+function checkSameColumns(sources: readonly string[], schemas: readonly Schema[]): void {
+  const odd = schemas.findIndex((schema) => columnNames(schema) !== columnNames(schemas[0]!));
+  if (odd >= 0) throw new Error(`concatArrowFiles: ${sources[odd]} has columns ${columnNames(schemas[odd]!)}, ${sources[0]} has ${columnNames(schemas[0]!)}`);
+}
+
+async function rebatch(target: string, sources: readonly string[], rowsPerBatch: number): Promise<number> {
   const files: ArrowFile[] = [];
   try {
     for (const source of sources) files.push(await openArrowFile(source));
+    checkSameColumns(sources, files.map((file) => file.schema));
     const { schema } = files[0]!;
-    const names = (file: ArrowFile): string => file.schema.fields.map((f) => f.name).join(',');
-    const odd = files.findIndex((file) => names(file) !== names(files[0]!));
-    if (odd >= 0) throw new Error(`concatArrowFiles: ${sources[odd]} has columns ${names(files[odd]!)}, ${sources[0]} has ${names(files[0]!)}`);
     const sink = new ArrowFileSink(target, schema);
     try {
-      const { rowsPerBatch } = options;
       const pending: Segment[] = [];
       let pendingRows = 0;
       const emit = (rows: number): void => {
@@ -104,10 +117,6 @@ export async function concatArrowFiles(target: string, sources: readonly string[
       };
       for (const file of files) {
         for await (const batch of file.batches()) {
-          if (rowsPerBatch === undefined) {
-            sink.write(batch as RecordBatch);
-            continue;
-          }
           if (!batch.numRows) continue;
           pending.push({ columns: schema.fields.map((field, c) => columnOf(batch.data.children[c]!, field)), start: 0, end: batch.numRows });
           pendingRows += batch.numRows;
@@ -123,5 +132,84 @@ export async function concatArrowFiles(target: string, sources: readonly string[
     }
   } finally {
     await Promise.all(files.map((file) => file.close()));
+  }
+}
+
+// The IPC file layout arrow-js writes (and ArrowFileSink with it): the magic padded to 8 bytes, the
+// record batch messages, an end-of-stream marker, the footer (schema and each batch's block), the
+// footer's length and the magic again.
+const MAGIC = Buffer.from('ARROW1');
+const LEADING_MAGIC = Buffer.concat([MAGIC, Buffer.alloc(2)]);
+const END_OF_STREAM = Buffer.from(Int32Array.of(-1, 0).buffer);
+/** A message's prefix: the continuation marker and the metadata's length, 4 bytes each. */
+const MESSAGE_PREFIX_BYTES = 8;
+
+/** The footer of an Arrow IPC file: its schema and the blocks of its record batches. */
+async function readFooter(handle: FileHandle, file: string): Promise<{ schema: Schema; blocks: FileBlock[] }> {
+  const { size } = await handle.stat();
+  const tail = Buffer.alloc(MAGIC.length + 4);
+  await handle.read(tail, 0, tail.length, size - tail.length);
+  const footerBytes = tail.readInt32LE(0);
+  if (size < LEADING_MAGIC.length + tail.length + footerBytes || !tail.subarray(4).equals(MAGIC)) throw new Error(`concatArrowFiles: ${file} is not an Arrow IPC file (no footer)`);
+  const bytes = Buffer.alloc(footerBytes);
+  await handle.read(bytes, 0, footerBytes, size - tail.length - footerBytes);
+  const footer = Footer.decode(bytes);
+  if (footer.numDictionaries) throw new Error(`concatArrowFiles: ${file} has dictionary batches, which the pipeline's files never hold`);
+  return { schema: footer.schema, blocks: [...footer.recordBatches()] };
+}
+
+/**
+ * Copies each source's record batch messages as they are into `target` and writes a footer that
+ * lists them at their new offsets: the bytes one writer makes of the same batches, with no decoding
+ * and no re-encoding of the data. Written to a temporary name, fsynced and renamed, as
+ * ArrowFileSink does.
+ */
+async function copyRecordBatches(target: string, sources: readonly string[]): Promise<number> {
+  const inputs: Array<{ handle: FileHandle; schema: Schema; blocks: FileBlock[] }> = [];
+  const temp = `${target}.partial`;
+  let out: FileHandle | undefined;
+  try {
+    for (const source of sources) {
+      const handle = await open(source, 'r');
+      try {
+        inputs.push({ handle, ...(await readFooter(handle, source)) });
+      } catch (error) {
+        await handle.close();
+        throw error;
+      }
+    }
+    checkSameColumns(sources, inputs.map((input) => input.schema));
+    out = await open(temp, 'w');
+    let position = 0;
+    const append = async (bytes: Uint8Array): Promise<void> => {
+      await out!.write(bytes, 0, bytes.length, position);
+      position += bytes.length;
+    };
+    await append(LEADING_MAGIC);
+    const blocks: FileBlock[] = [];
+    let rows = 0;
+    for (const [index, { handle, blocks: sourceBlocks }] of inputs.entries()) {
+      for (const block of sourceBlocks) {
+        const message = Buffer.allocUnsafe(block.metaDataLength + block.bodyLength);
+        const { bytesRead } = await handle.read(message, 0, message.length, block.offset);
+        if (bytesRead < message.length) throw new Error(`concatArrowFiles: ${sources[index]} ends inside a record batch (truncated?)`);
+        rows += (Message.decode(message.subarray(MESSAGE_PREFIX_BYTES, block.metaDataLength)).header() as { length: number }).length;
+        blocks.push(new FileBlock(block.metaDataLength, block.bodyLength, position));
+        await append(message);
+      }
+    }
+    const footer = Footer.encode(new Footer(inputs[0]!.schema, MetadataVersion.V5, blocks, []));
+    await append(Buffer.concat([END_OF_STREAM, footer, Buffer.from(Int32Array.of(footer.length).buffer), MAGIC]));
+    await out.close();
+    out = undefined;
+    await fsyncPath(temp);
+    await rename(temp, target);
+    return rows;
+  } catch (error) {
+    await out?.close();
+    await rm(temp, { force: true });
+    throw writeFailure(error, target);
+  } finally {
+    await Promise.all(inputs.map((input) => input.handle.close()));
   }
 }

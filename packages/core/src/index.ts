@@ -27,7 +27,7 @@ export {
 export { commitArtifactDir, acquirePartialWriterLease, livePartialWriters, partialWritersRoot } from './partial.ts';
 export { commitRun, readRun, listRuns, runDir, defaultRunName, validateRunName, RUN_FILE, type RunRecord } from './runs.ts';
 export { runInterruptibly } from './interrupt.ts';
-export { createPool, mapOrdered, defaultWorkerCount, Piscina, type PoolOptions } from './pool.ts';
+export { createPool, mapOrdered, defaultWorkerCount, releaseWarmPools, withPool, Piscina, type PoolOptions } from './pool.ts';
 export * from './arrow_io.ts';
 export { concatArrowFiles } from './arrow_concat.ts';
 export { shardRanges } from './shard_ranges.ts';

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -53,5 +53,21 @@ describe('concatArrowFiles', () => {
     const merged = path.join(dir, 'merged-kept.arrow');
     expect(await concatArrowFiles(merged, shards)).toBe(10);
     expect(readFileSync(merged).equals(readFileSync(whole))).toBe(true);
+  });
+
+  it('without rowsPerBatch, fails on a truncated or foreign shard, naming it, and writes nothing', async () => {
+    const good = path.join(dir, 'good.arrow');
+    await writeRows(good, 0, [4]);
+    const truncated = path.join(dir, 'truncated.arrow');
+    await writeRows(truncated, 4, [4]);
+    truncateSync(truncated, readFileSync(truncated).length - 3);
+    const foreign = path.join(dir, 'foreign.arrow');
+    writeFileSync(foreign, 'not an arrow file at all, just some text');
+    for (const bad of [truncated, foreign]) {
+      const merged = path.join(dir, `merged-${path.basename(bad)}`);
+      await expect(concatArrowFiles(merged, [good, bad])).rejects.toThrow(`${bad} is not an Arrow IPC file`);
+      expect(existsSync(merged)).toBe(false);
+      expect(existsSync(`${merged}.partial`)).toBe(false);
+    }
   });
 });

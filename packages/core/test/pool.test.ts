@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createPool, mapOrdered, memoryLogger, runInterruptibly, runStage, Workspace } from '../src/index.ts';
+import { createPool, mapOrdered, memoryLogger, releaseWarmPools, runInterruptibly, runStage, withPool, Workspace } from '../src/index.ts';
 
 /**
  * A worker (plain JS, written by the test) whose task waits `ms` and answers the thread id and
@@ -52,6 +52,32 @@ describe('createPool', () => {
     const results = await runProbes(2, [60, 60, 60, 60]);
     expect(new Set(results.map((r) => r.threadId)).size).toBe(1);
     expect(Math.max(...results.map((r) => r.busiest))).toBe(2);
+  });
+});
+
+describe('withPool', () => {
+  const probe = writeProbeWorker();
+  const threadOf = (keepWarm: boolean): Promise<number> => withPool(probe, 1, { keepWarm }, async (pool) => ((await pool.run({ ms: 1 })) as { threadId: number }).threadId);
+
+  it('keeps a warm pool from one use to the next, and makes a fresh one each time otherwise', async () => {
+    const warm = await threadOf(true);
+    expect(await threadOf(true)).toBe(warm);
+    const cold = await threadOf(false);
+    expect(cold).not.toBe(warm);
+    expect(await threadOf(false)).not.toBe(cold);
+    // Another size is another pool; the warm one of size 1 is still there afterwards.
+    await withPool(probe, 2, { keepWarm: true }, (pool) => pool.run({ ms: 1 }));
+    expect(await threadOf(true)).toBe(warm);
+    await releaseWarmPools();
+    expect(await threadOf(true)).not.toBe(warm);
+    await releaseWarmPools();
+  });
+
+  it('drops the warm pool after a use that failed', async () => {
+    const warm = await threadOf(true);
+    await expect(withPool(probe, 1, { keepWarm: true }, async () => Promise.reject(new Error('shard failed')))).rejects.toThrow('shard failed');
+    expect(await threadOf(true)).not.toBe(warm);
+    await releaseWarmPools();
   });
 });
 

@@ -32,7 +32,7 @@ export const featuresShards: StageShards<FeaturesStepParams> = {
       const batches = files.reduce((n, file) => n + file.pixels.arrow.numBatches, 0);
       const first = files.find((file) => file.pixels.arrow.numBatches > 0);
       const rowsPerBatch = first ? (await first.pixels.arrow.readBatch(0)).numRows : 1;
-      return shardRanges(batches, Math.round(shardSize / rowsPerBatch), 'batches');
+      return shardRanges(batches, Math.ceil(shardSize / rowsPerBatch), 'batches');
     } finally {
       await Promise.all(files.map((file) => file.pixels.arrow.close()));
     }

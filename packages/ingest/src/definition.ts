@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import type { Stage } from '@flowers/core';
+import { releaseWarmPools, type Stage } from '@flowers/core';
 import { CLASSES_FILE, INGEST_REPORT_FILE, SPLIT_FILE } from '@flowers/core/contracts';
 import { produceIngest, unreadableFileCount, type IngestParams } from './ingest.ts';
 import { datasetFingerprint, scanDataset } from './scan.ts';
@@ -20,6 +20,7 @@ export const ingestStage: Stage<IngestParams> = {
     return unreadable ? `it could not read ${unreadable} file(s) last time: reading them again` : undefined;
   },
   shards: ingestShards,
+  release: releaseWarmPools,
   async produce({ dir, params, env, keyInputs }) {
     const dataset = await scanUnchanged(params.dataDir, keyInputs.data);
     return withSplitTable(await produceIngest(dir, dataset, params, { workers: env.workers, log: env.log }));

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createPool, mapOrdered, startProgress, UserError, type ArtifactManifest, type Logger, type StageResult } from '@flowers/core';
+import { mapOrdered, withPool, startProgress, UserError, type ArtifactManifest, type Logger, type StageResult } from '@flowers/core';
 import { INGEST_REPORT_FILE, SPLITS, writeIngestReport, writeSplit, type IngestReport } from '@flowers/core/contracts';
 import type { ScannedDataset, ScannedFile } from './scan.ts';
 import { assignSplits, countSplits, dropDuplicates, formatSplitTable, type ValidImage } from './split.ts';
@@ -39,9 +39,13 @@ export interface Validation {
 }
 
 /** Ingest's expensive step, on a worker pool: decodes and hashes each of `files` (all of the dataset's, or a shard's). */
-export async function validateFiles(dataset: ScannedDataset, files: readonly ScannedFile[], params: IngestParams, options: { workers: number }): Promise<Validation> {
+export async function validateFiles(
+  dataset: ScannedDataset,
+  files: readonly ScannedFile[],
+  params: IngestParams,
+  options: { workers: number; keepWarm?: boolean },
+): Promise<Validation> {
   const started = performance.now();
-  const pool = createPool(new URL('./validate_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2 });
   const valid: ValidImage[] = [];
   const skipped: IngestReport['skipped'] = [];
   let unreadable = 0;
@@ -54,25 +58,26 @@ export async function validateFiles(dataset: ScannedDataset, files: readonly Sca
     decodeTimeoutSeconds: params.decodeTimeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_SECONDS,
   });
   try {
-    await mapOrdered(
-      files,
-      options.workers * 4,
-      (file) => pool.run(task(file)) as Promise<ValidateResult>,
-      (result, index) => {
-        const file = files[index]!;
-        progress.tick();
-        if (result.ok) {
-          valid.push({ path: file.path, label: file.label, sha256: result.sha256, width: result.width, height: result.height, channels: result.channels, ...(file.givenSplit ? { givenSplit: file.givenSplit } : {}) });
-        } else {
-          skipped.push({ path: file.path, reason: result.reason });
-          if (result.readError) unreadable++;
-        }
-      },
+    await withPool(new URL('./validate_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2, keepWarm: options.keepWarm ?? false }, (pool) =>
+      mapOrdered(
+        files,
+        options.workers * 4,
+        (file) => pool.run(task(file)) as Promise<ValidateResult>,
+        (result, index) => {
+          const file = files[index]!;
+          progress.tick();
+          if (result.ok) {
+            valid.push({ path: file.path, label: file.label, sha256: result.sha256, width: result.width, height: result.height, channels: result.channels, ...(file.givenSplit ? { givenSplit: file.givenSplit } : {}) });
+          } else {
+            skipped.push({ path: file.path, reason: result.reason });
+            if (result.readError) unreadable++;
+          }
+        },
+      ),
     );
   } finally {
     clearInterval(heartbeat);
     progress.done();
-    await pool.destroy();
   }
   return { valid, skipped, unreadable, seconds: (performance.now() - started) / 1000 };
 }

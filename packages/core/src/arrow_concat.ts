@@ -1,5 +1,5 @@
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { DataType, MetadataVersion, Precision, type Data, type Field, type FixedSizeList, type Float, type Int, type RecordBatch, type Schema } from 'apache-arrow';
+import { DataType, MetadataVersion, Precision, type Data, type Field, type FixedSizeList, type Float, type Int, type Schema } from 'apache-arrow';
 import { FileBlock, Footer } from 'apache-arrow/ipc/metadata/file';
 import { Message } from 'apache-arrow/ipc/metadata/message';
 import { ArrowFileSink, fixedSizeListColumn, int32Column, makeRecordBatch, openArrowFile, utf8Column, type ArrowFile } from './arrow_io.ts';

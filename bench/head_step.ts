@@ -10,6 +10,7 @@ import { memoryLogger } from '../packages/core/src/index.ts';
 import { selectBackend } from '../packages/core/src/tf.ts';
 import { buildClassifier, createTrainingEngine, resolveTrainConfig } from '../packages/train/src/index.ts';
 import { CLASSES, TRAIN_ROWS, WORKLOADS } from './training.ts';
+import { median, round } from './stats.ts';
 
 type TensorFlow = typeof import('../packages/train/node_modules/@tensorflow/tfjs/dist/index.js');
 const tf: TensorFlow = createRequire(new URL('../packages/train/package.json', import.meta.url))('@tensorflow/tfjs');
@@ -51,8 +52,6 @@ for (let epoch = 0; epoch < epochs; epoch++) {
   epochS.push((performance.now() - started) / 1000);
 }
 engine.dispose();
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
 process.stdout.write(
   `${JSON.stringify({
     workload: 'features_head',

@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnLogged, stopWorkers, type WorkerProcess } from '../packages/queue/test/fixtures.ts';
 import { startRedis } from '../packages/queue/test/redis_server.ts';
 import { SHARED_FLOWERS as FLOWERS, SHARED_MOBILENET } from '../shared_folder.ts';
+import { median, round } from './stats.ts';
 
 const MAIN = fileURLToPath(new URL('../packages/cli/src/main.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -29,6 +30,8 @@ const FEATURES = ['--base', 'mobilenet_v2', '--alpha', '0.35', '--weights', SHAR
 /** Photos in the per-shard overhead measurement, and its shard size in the many-shards run. */
 const OVERHEAD_PHOTOS = 60;
 const OVERHEAD_SHARD = 4;
+/** Rounds of every measurement; each figure is the median (the machine is shared and noisy). */
+const ROUNDS = 3;
 
 const pipeline = (args: string[], cwd: string): WorkerProcess => spawnLogged(process.execPath, ['--import', TSX, MAIN, ...args], { cwd, env: { INIT_CWD: cwd } });
 
@@ -54,7 +57,6 @@ function photos(dir: string, count: number | undefined): string {
   return dir;
 }
 
-const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** CPU seconds a process (all its threads) has used so far: utime + stime of /proc/<pid>/stat, in clock ticks of 1/100 s. */
 function cpuSeconds(pid: number): number {
@@ -103,48 +105,69 @@ export async function benchQueue(photoCount?: number): Promise<Record<string, un
     const images = photoCount ?? readdirSync(FLOWERS).reduce((n, label) => n + readdirSync(path.join(FLOWERS, label)).length, 0);
     const augment = ['augment', '--data', data, ...RESIZE];
     const perSecond = (seconds: number): number => round(images / seconds, 1);
-    const queueFigure = ({ seconds, workerCores }: QueueRun) => ({ seconds: round(seconds), photos_per_s: perSecond(seconds), worker_cores: workerCores });
 
-    const local2 = workdir('augment-local', base, ['ingest']);
-    const augmentLocal = await timed([...augment, '--workers', '2', '--workdir', local2], scratch);
-    const augmentOne = await onQueue(1, ['--stages', 'augment', '--workers', '1'], [...augment, '--workers', '1'], workdir('augment-queue-1', base, ['ingest']));
-    const augmentTwo = await onQueue(2, ['--stages', 'augment', '--workers', '1'], [...augment, '--workers', '1'], workdir('augment-queue-2', base, ['ingest']));
-
-    // Features over the pixel files the in-process augment wrote; 4 shards, 2 per worker. The
-    // flattened map (the reference recipe's) writes 128 KB a photo, which the merge copies once
-    // more; average-pooled features are 5 KB a photo, so their figure is the engine's and the queue's.
     const shardSize = String(Math.ceil(images / 4));
-    const queueFeatures = async (pool: string) => {
-      const features = ['features', '--data', data, ...RESIZE, ...FEATURES, '--pool', pool];
-      const local = await timed([...features, '--threads', '2', '--workers', '2', '--workdir', local2], scratch);
-      const queued = await onQueue(2, ['--stages', 'features', '--threads', '1', '--workers', '1', '--backend', 'onnx'], [...features, '--threads', '1', '--workers', '1', '--shard-size', shardSize], workdir(`features-queue-${pool}`, local2, ['ingest', 'augment']));
-      return { in_process_threads_2: { seconds: round(local), photos_per_s: perSecond(local) }, queue_2_workers_threads_1: { ...queueFigure(queued), shard_size: Number(shardSize) }, queue_vs_in_process: round(local / queued.seconds) };
-    };
-    const featuresFlattened = await queueFeatures('none');
-    const featuresPooled = await queueFeatures('avg');
-
-    // The queue's cost per shard: the same small augment as one shard and as many.
     const few = photos(path.join(scratch, 'few-photos'), OVERHEAD_PHOTOS);
     const fewBase = workdir('few-ingested');
     await timed(['ingest', '--data', few, '--workdir', fewBase], scratch);
     const small = ['augment', '--data', few, ...RESIZE, '--workers', '1'];
-    const oneShard = await onQueue(1, ['--stages', 'augment', '--workers', '1'], [...small, '--shard-size', String(OVERHEAD_PHOTOS)], workdir('few-1', fewBase, ['ingest']));
-    const manyShards = await onQueue(1, ['--stages', 'augment', '--workers', '1'], [...small, '--shard-size', String(OVERHEAD_SHARD)], workdir('few-n', fewBase, ['ingest']));
     const extraShards = Math.ceil(OVERHEAD_PHOTOS / OVERHEAD_SHARD) - 1;
+
+    /** Every figure once, in fresh workdirs (named after the round), so nothing is cached between rounds. */
+    const measureRound = async (round: number) => {
+      const local2 = workdir(`augment-local-${round}`, base, ['ingest']);
+      const augmentLocal = await timed([...augment, '--workers', '2', '--workdir', local2], scratch);
+      const augmentOne = await onQueue(1, ['--stages', 'augment', '--workers', '1'], [...augment, '--workers', '1'], workdir(`augment-queue-1-${round}`, base, ['ingest']));
+      const augmentTwo = await onQueue(2, ['--stages', 'augment', '--workers', '1'], [...augment, '--workers', '1'], workdir(`augment-queue-2-${round}`, base, ['ingest']));
+      // Features over the pixel files the in-process augment wrote; 4 shards, 2 per worker. The
+      // flattened map (the reference recipe's) writes 128 KB a photo, which the merge copies once
+      // more; average-pooled features are 5 KB a photo, so their figure is the engine's and the queue's.
+      const queueFeatures = async (pool: string) => {
+        const features = ['features', '--data', data, ...RESIZE, ...FEATURES, '--pool', pool];
+        const local = await timed([...features, '--threads', '2', '--workers', '2', '--workdir', local2], scratch);
+        const queued = await onQueue(2, ['--stages', 'features', '--threads', '1', '--workers', '1', '--backend', 'onnx'], [...features, '--threads', '1', '--workers', '1', '--shard-size', shardSize], workdir(`features-queue-${pool}-${round}`, local2, ['ingest', 'augment']));
+        return { local, queued };
+      };
+      const flattened = await queueFeatures('none');
+      const pooled = await queueFeatures('avg');
+      // The queue's cost per shard: the same small augment as one shard and as many.
+      const oneShard = await onQueue(1, ['--stages', 'augment', '--workers', '1'], [...small, '--shard-size', String(OVERHEAD_PHOTOS)], workdir(`few-1-${round}`, fewBase, ['ingest']));
+      const manyShards = await onQueue(1, ['--stages', 'augment', '--workers', '1'], [...small, '--shard-size', String(OVERHEAD_SHARD)], workdir(`few-n-${round}`, fewBase, ['ingest']));
+      return { augmentLocal, augmentOne, augmentTwo, flattened, pooled, oneShard, manyShards };
+    };
+    const rounds: Array<Awaited<ReturnType<typeof measureRound>>> = [];
+    for (let round = 0; round < ROUNDS; round++) rounds.push(await measureRound(round));
+
+    /** A command's median over the rounds, with every round's seconds. */
+    const local = (of: (r: (typeof rounds)[number]) => number) => {
+      const runs = rounds.map(of);
+      return { seconds: round(median(runs)), photos_per_s: perSecond(median(runs)), runs_s: runs.map((x) => round(x)) };
+    };
+    const queued = (of: (r: (typeof rounds)[number]) => QueueRun) => ({ ...local((r) => of(r).seconds), worker_cores: round(median(rounds.map((r) => of(r).workerCores))) });
+    const featuresFigures = (of: (r: (typeof rounds)[number]) => { local: number; queued: QueueRun }) => {
+      const inProcess = local((r) => of(r).local);
+      const onQueue2 = queued((r) => of(r).queued);
+      return { in_process_threads_2: inProcess, queue_2_workers_threads_1: { ...onQueue2, shard_size: Number(shardSize) }, queue_vs_in_process: round(inProcess.seconds / onQueue2.seconds) };
+    };
+    const augmentLocal = local((r) => r.augmentLocal);
+    const augmentOne = queued((r) => r.augmentOne);
+    const augmentTwo = queued((r) => r.augmentTwo);
+    const oneShard = median(rounds.map((r) => r.oneShard.seconds));
+    const manyShards = median(rounds.map((r) => r.manyShards.seconds));
 
     return {
       photos: images,
-      note: 'wall time of each producer command, upstream stages cached; photos per second',
-      features: { flattened_map: featuresFlattened, average_pooled: featuresPooled, target: 'within 10% (>= 0.9)' },
+      note: `wall time of each producer command, upstream stages cached: the median of ${ROUNDS} rounds; photos per second`,
+      features: { flattened_map: featuresFigures((r) => r.flattened), average_pooled: featuresFigures((r) => r.pooled), target: 'within 10% (>= 0.9)' },
       augment_resize_150: {
-        in_process_workers_2: { seconds: round(augmentLocal), photos_per_s: perSecond(augmentLocal) },
-        queue_1_worker_workers_1: queueFigure(augmentOne),
-        queue_2_workers_workers_1: queueFigure(augmentTwo),
+        in_process_workers_2: augmentLocal,
+        queue_1_worker_workers_1: augmentOne,
+        queue_2_workers_workers_1: augmentTwo,
         two_vs_one_process: round(augmentOne.seconds / augmentTwo.seconds),
-        two_processes_vs_in_process_workers_2: round(augmentLocal / augmentTwo.seconds),
+        two_processes_vs_in_process_workers_2: round(augmentLocal.seconds / augmentTwo.seconds),
         target: 'two processes >= 1.8x one',
       },
-      overhead_per_shard_s: { value: round((manyShards.seconds - oneShard.seconds) / extraShards, 3), photos: OVERHEAD_PHOTOS, one_shard_s: round(oneShard.seconds), shards: extraShards + 1, many_shards_s: round(manyShards.seconds) },
+      overhead_per_shard_s: { value: round((manyShards - oneShard) / extraShards, 3), photos: OVERHEAD_PHOTOS, one_shard_s: round(oneShard), shards: extraShards + 1, many_shards_s: round(manyShards) },
     };
   } finally {
     await stopWorkers(workers);

@@ -3,7 +3,6 @@ import { DataType, MetadataVersion, Precision, type Data, type Field, type Fixed
 import { FileBlock, Footer } from 'apache-arrow/ipc/metadata/file';
 import { Message } from 'apache-arrow/ipc/metadata/message';
 import { ArrowFileSink, fixedSizeListColumn, int32Column, makeRecordBatch, openArrowFile, utf8Column, type ArrowFile } from './arrow_io.ts';
-import { fsyncPath } from './atomic.ts';
 import { writeFailure } from './disk.ts';
 
 /** A column's values in a plain array: strings, int32s, or a fixed-size list's flat items. */
@@ -146,14 +145,22 @@ const MESSAGE_PREFIX_BYTES = 8;
 
 /** The footer of an Arrow IPC file: its schema and the blocks of its record batches. */
 async function readFooter(handle: FileHandle, file: string): Promise<{ schema: Schema; blocks: FileBlock[] }> {
+  const notArrow = new Error(`concatArrowFiles: ${file} is not an Arrow IPC file (no footer)`);
   const { size } = await handle.stat();
-  const tail = Buffer.alloc(MAGIC.length + 4);
+  // The footer's length and the closing magic.
+  const tail = Buffer.alloc(4 + MAGIC.length);
+  if (size < LEADING_MAGIC.length + tail.length) throw notArrow;
   await handle.read(tail, 0, tail.length, size - tail.length);
   const footerBytes = tail.readInt32LE(0);
-  if (size < LEADING_MAGIC.length + tail.length + footerBytes || !tail.subarray(4).equals(MAGIC)) throw new Error(`concatArrowFiles: ${file} is not an Arrow IPC file (no footer)`);
+  if (footerBytes <= 0 || size < LEADING_MAGIC.length + tail.length + footerBytes || !tail.subarray(4).equals(MAGIC)) throw notArrow;
   const bytes = Buffer.alloc(footerBytes);
   await handle.read(bytes, 0, footerBytes, size - tail.length - footerBytes);
-  const footer = Footer.decode(bytes);
+  let footer: Footer;
+  try {
+    footer = Footer.decode(bytes);
+  } catch {
+    throw notArrow;
+  }
   if (footer.numDictionaries) throw new Error(`concatArrowFiles: ${file} has dictionary batches, which the pipeline's files never hold`);
   return { schema: footer.schema, blocks: [...footer.recordBatches()] };
 }
@@ -200,9 +207,9 @@ async function copyRecordBatches(target: string, sources: readonly string[]): Pr
     }
     const footer = Footer.encode(new Footer(inputs[0]!.schema, MetadataVersion.V5, blocks, []));
     await append(Buffer.concat([END_OF_STREAM, footer, Buffer.from(Int32Array.of(footer.length).buffer), MAGIC]));
+    await out.sync();
     await out.close();
     out = undefined;
-    await fsyncPath(temp);
     await rename(temp, target);
     return rows;
   } catch (error) {

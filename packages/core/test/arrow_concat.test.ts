@@ -63,7 +63,12 @@ describe('concatArrowFiles', () => {
     truncateSync(truncated, readFileSync(truncated).length - 3);
     const foreign = path.join(dir, 'foreign.arrow');
     writeFileSync(foreign, 'not an arrow file at all, just some text');
-    for (const bad of [truncated, foreign]) {
+    const tiny = path.join(dir, 'tiny.arrow');
+    writeFileSync(tiny, 'ARROW1');
+    // The magic at both ends, and a footer length that points at bytes that are no footer.
+    const badFooter = path.join(dir, 'bad-footer.arrow');
+    writeFileSync(badFooter, Buffer.concat([Buffer.from('ARROW1\0\0'), Buffer.alloc(64, 0xff), Buffer.from(Int32Array.of(64).buffer), Buffer.from('ARROW1')]));
+    for (const bad of [truncated, foreign, tiny, badFooter]) {
       const merged = path.join(dir, `merged-${path.basename(bad)}`);
       await expect(concatArrowFiles(merged, [good, bad])).rejects.toThrow(`${bad} is not an Arrow IPC file`);
       expect(existsSync(merged)).toBe(false);

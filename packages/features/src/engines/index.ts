@@ -60,7 +60,7 @@ export async function prepareEngine(featureModel: FeatureModel, backend: Selecte
 /**
  * How the features stage spreads `threads` ONNX Runtime threads: sessions (one per worker
  * thread, each on its own share of the batches) times intra-op threads per session.
- * Chosen by benchmark (README, Benchmarks): PENDING.
+ * Chosen by `pnpm bench features` (README, "Features: pixel files in, Arrow feature files out").
  */
 const SESSION_LAYOUTS: Readonly<Record<BaseName, 'one-session' | 'session-per-thread'>> = {
   inception_v3: 'one-session',

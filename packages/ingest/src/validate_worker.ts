@@ -7,6 +7,9 @@ import { ACCEPTED_FORMATS, isAcceptedImageFormat } from './formats.ts';
 sharp.concurrency(1);
 sharp.cache(false);
 
+/** The reason given when libvips says only that one of its decoder's warnings was treated as an error. */
+const GENERIC_FAILURE = "damaged data (the decoder warned, and sharp's failOn treats warnings as errors)";
+
 export interface ValidateTask {
   file: string;
   maxPixels: number;
@@ -45,9 +48,11 @@ export default async function validateImage({ file, maxPixels, decodeTimeoutSeco
     return { ok: true, sha256, width, height, channels: meta.channels ?? 3 };
   } catch (error) {
     // libvips lists what went wrong line by line, in no fixed order: say the line with the cause,
-    // not the generic one that failOn adds.
+    // not the generic one that failOn adds. Its error buffer is shared by the whole process, so
+    // another decode finishing at the same moment can clear the cause and leave only that line.
     const lines = String(error instanceof Error ? error.message : error).split('\n').filter((line) => line.trim() !== '');
-    const message = lines.find((line) => !/treated as error due to failOn/.test(line)) ?? lines[0] ?? 'unknown error';
+    const generic = (line: string): boolean => /treated as error due to failOn/.test(line);
+    const message = lines.find((line) => !generic(line)) ?? (lines.some(generic) ? GENERIC_FAILURE : (lines[0] ?? 'unknown error'));
     const reason = /pixel limit/i.test(message)
       ? `too large: more than ${maxPixels} pixels`
       : /^timeout/.test(message)

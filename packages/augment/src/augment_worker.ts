@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { move } from 'piscina';
 import sharp from 'sharp';
-import { errorMessage, sha256Hex } from '@flowers/core';
+import { errorMessage, sha256Hex } from '@flowers/core/thread';
 import { decodeResized } from './decode.ts';
 import type { AugmentFailure, AugmentTask } from './types.ts';
 import { augmentViews } from './views.ts';

@@ -31,7 +31,7 @@ export const AUGMENT_REPORT_FILE = 'augment-report.json';
 const PREVIEW_VIEWS = 7;
 const PREVIEW_COLUMNS = 4;
 /** Rows per record batch: big enough for fast I/O, small enough to keep memory flat. */
-const IMAGES_PER_BATCH = 32;
+export const IMAGES_PER_BATCH = 32;
 
 /** Rows in each full record batch of a split's pixel file: a batch holds whole photos with all their views. */
 export function pixelBatchRows(split: SplitName, { views, tta }: Pick<AugmentStageParams, 'views' | 'tta'>): number {
@@ -117,7 +117,7 @@ export async function produceAugment(
     isTraining: row.split === 'train',
   }));
   try {
-    await withPool(new URL('./augment_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2, keepWarm: options.keepWarm ?? false }, (pool) =>
+    await withPool(new URL('./augment_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2, keepWarm: options.keepWarm }, (pool) =>
       mapOrdered(
         tasks,
         options.workers * 8,

@@ -1,5 +1,5 @@
 /** A plain image plus its seeded augmented views, in one buffer. */
-import { createRandom } from '@flowers/core';
+import { createRandom } from '@flowers/core/thread';
 import { sampleViewTransform, viewMatrix } from './affine.ts';
 import type { AugmentParams } from './keras_params.ts';
 import { warpBilinear } from './warp.ts';

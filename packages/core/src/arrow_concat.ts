@@ -69,12 +69,15 @@ interface Segment {
  * Writes the record batches of `sources` (Arrow IPC files of one schema, e.g. a stage's shard
  * outputs) into `target`, in order, and returns the rows written. Without `rowsPerBatch` each
  * batch is copied as it is, byte for byte, without decoding it; with it, the rows are cut into
- * batches of exactly that many (the last holds the rest), built as the stages build theirs. Either
- * way a file merged from shards equals, byte for byte, the one a single process writes.
+ * batches of exactly that many (the last holds the rest), built as the stages build theirs, unless
+ * the sources' batches are cut so already, when they are copied. Either way a file merged from
+ * shards equals, byte for byte, the one a single process writes.
  */
 export async function concatArrowFiles(target: string, sources: readonly string[], options: { rowsPerBatch?: number } = {}): Promise<number> {
   if (!sources.length) throw new Error(`concatArrowFiles: no sources for ${target}`);
-  return options.rowsPerBatch === undefined ? copyRecordBatches(target, sources) : rebatch(target, sources, options.rowsPerBatch);
+  const { rowsPerBatch } = options;
+  if (rowsPerBatch === undefined || (await batchedAs(sources, rowsPerBatch))) return copyRecordBatches(target, sources);
+  return rebatch(target, sources, rowsPerBatch);
 }
 
 const columnNames = (schema: Schema): string => schema.fields.map((f) => f.name).join(',');
@@ -165,16 +168,19 @@ async function readFooter(handle: FileHandle, file: string): Promise<{ schema: S
   return { schema: footer.schema, blocks: [...footer.recordBatches()] };
 }
 
-/**
- * Copies each source's record batch messages as they are into `target` and writes a footer that
- * lists them at their new offsets: the bytes one writer makes of the same batches, with no decoding
- * and no re-encoding of the data. Written to a temporary name, fsynced and renamed, as
- * ArrowFileSink does.
- */
-async function copyRecordBatches(target: string, sources: readonly string[]): Promise<number> {
-  const inputs: Array<{ handle: FileHandle; schema: Schema; blocks: FileBlock[] }> = [];
-  const temp = `${target}.partial`;
-  let out: FileHandle | undefined;
+/** The rows of the record batch whose message (metadata first) starts `message`. */
+const rowsOf = (message: Buffer, block: FileBlock): number => (Message.decode(message.subarray(MESSAGE_PREFIX_BYTES, block.metaDataLength)).header() as { length: number }).length;
+
+/** A source file, open, with what its footer says. */
+interface FooterInput {
+  handle: FileHandle;
+  schema: Schema;
+  blocks: FileBlock[];
+}
+
+/** Opens each source and reads its footer; `use` gets them all, and they are closed after. */
+async function withFooters<T>(sources: readonly string[], use: (inputs: FooterInput[]) => Promise<T>): Promise<T> {
+  const inputs: FooterInput[] = [];
   try {
     for (const source of sources) {
       const handle = await open(source, 'r');
@@ -185,6 +191,41 @@ async function copyRecordBatches(target: string, sources: readonly string[]): Pr
         throw error;
       }
     }
+    return await use(inputs);
+  } finally {
+    await Promise.all(inputs.map((input) => input.handle.close()));
+  }
+}
+
+/** Whether the sources' batches, one after another, are `rowsPerBatch` rows each but the last (as shards cut at batch boundaries are). Reads only their metadata. */
+function batchedAs(sources: readonly string[], rowsPerBatch: number): Promise<boolean> {
+  return withFooters(sources, async (inputs) => {
+    const blocks = inputs.flatMap(({ handle, blocks: own }) => own.map((block) => ({ handle, block })));
+    for (const [index, { handle, block }] of blocks.entries()) {
+      const metadata = Buffer.alloc(block.metaDataLength);
+      // A file cut short is left to the re-batching path, which names it.
+      if ((await handle.read(metadata, 0, metadata.length, block.offset)).bytesRead < metadata.length) return false;
+      const rows = rowsOf(metadata, block);
+      if (index < blocks.length - 1 ? rows !== rowsPerBatch : rows < 1 || rows > rowsPerBatch) return false;
+    }
+    return true;
+  });
+}
+
+/**
+ * Copies each source's record batch messages as they are into `target` and writes a footer that
+ * lists them at their new offsets: the bytes one writer makes of the same batches, with no decoding
+ * and no re-encoding of the data. Written to a temporary name, fsynced and renamed, as
+ * ArrowFileSink does.
+ */
+function copyRecordBatches(target: string, sources: readonly string[]): Promise<number> {
+  return withFooters(sources, (inputs) => copyBatchesOf(inputs, target, sources));
+}
+
+async function copyBatchesOf(inputs: FooterInput[], target: string, sources: readonly string[]): Promise<number> {
+  const temp = `${target}.partial`;
+  let out: FileHandle | undefined;
+  try {
     checkSameColumns(sources, inputs.map((input) => input.schema));
     out = await open(temp, 'w');
     let position = 0;
@@ -200,7 +241,7 @@ async function copyRecordBatches(target: string, sources: readonly string[]): Pr
         const message = Buffer.allocUnsafe(block.metaDataLength + block.bodyLength);
         const { bytesRead } = await handle.read(message, 0, message.length, block.offset);
         if (bytesRead < message.length) throw new Error(`concatArrowFiles: ${sources[index]} ends inside a record batch (truncated?)`);
-        rows += (Message.decode(message.subarray(MESSAGE_PREFIX_BYTES, block.metaDataLength)).header() as { length: number }).length;
+        rows += rowsOf(message, block);
         blocks.push(new FileBlock(block.metaDataLength, block.bodyLength, position));
         await append(message);
       }
@@ -216,7 +257,5 @@ async function copyRecordBatches(target: string, sources: readonly string[]): Pr
     await out?.close();
     await rm(temp, { force: true });
     throw writeFailure(error, target);
-  } finally {
-    await Promise.all(inputs.map((input) => input.handle.close()));
   }
 }

@@ -27,6 +27,7 @@ export {
 export { commitArtifactDir, acquirePartialWriterLease, livePartialWriters, partialWritersRoot } from './partial.ts';
 export { commitRun, readRun, listRuns, runDir, defaultRunName, validateRunName, RUN_FILE, type RunRecord } from './runs.ts';
 export { runInterruptibly } from './interrupt.ts';
+export { KeptWarm } from './kept_warm.ts';
 export { createPool, mapOrdered, defaultWorkerCount, releaseWarmPools, withPool, Piscina, type PoolOptions } from './pool.ts';
 export * from './arrow_io.ts';
 export { concatArrowFiles } from './arrow_concat.ts';

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { canonicalJson } from './hash.ts';
 import { stopIfInterrupted } from './interrupt.ts';
+import { KeptWarm } from './kept_warm.ts';
 
 export { Piscina };
 
@@ -42,7 +43,7 @@ export function createPool(workerUrl: URL, workers: number, { workerData, tasksP
 }
 
 /** Pools kept by a long-lived process (a queue worker) between jobs, by worker module and options. */
-const warmPools = new Map<string, Piscina>();
+const warmPools = new KeptWarm<Piscina>((pool) => pool.destroy());
 
 /**
  * Runs `use` on a pool of `workers` threads over `workerUrl`. With `keepWarm`, the pool is the one
@@ -51,29 +52,15 @@ const warmPools = new Map<string, Piscina>();
  * queue worker would otherwise pay for every shard. Without, a fresh pool is destroyed after use.
  * A use that fails drops the pool, which may hold abandoned tasks.
  */
-export async function withPool<T>(workerUrl: URL, workers: number, options: PoolOptions & { keepWarm?: boolean }, use: (pool: Piscina) => Promise<T>): Promise<T> {
-  const { keepWarm, ...poolOptions } = options;
+export function withPool<T>(workerUrl: URL, workers: number, options: PoolOptions & { keepWarm?: boolean }, use: (pool: Piscina) => Promise<T>): Promise<T> {
+  const { keepWarm = false, ...poolOptions } = options;
   const key = canonicalJson({ worker: workerUrl.href, workers, ...poolOptions });
-  const pool = (keepWarm ? warmPools.get(key) : undefined) ?? createPool(workerUrl, workers, poolOptions);
-  if (keepWarm) warmPools.set(key, pool);
-  let succeeded = false;
-  try {
-    const result = await use(pool);
-    succeeded = true;
-    return result;
-  } finally {
-    if (!keepWarm || !succeeded) {
-      if (warmPools.get(key) === pool) warmPools.delete(key);
-      await pool.destroy();
-    }
-  }
+  return warmPools.use(key, keepWarm, async () => createPool(workerUrl, workers, poolOptions), use);
 }
 
 /** Destroys the pools kept warm (a queue worker, when it stops). */
-export async function releaseWarmPools(): Promise<void> {
-  const pools = [...warmPools.values()];
-  warmPools.clear();
-  await Promise.all(pools.map((pool) => pool.destroy()));
+export function releaseWarmPools(): Promise<void> {
+  return warmPools.release();
 }
 
 /**

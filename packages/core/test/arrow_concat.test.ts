@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Float64, makeData } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { ArrowFileSink, concatArrowFiles, Field, fixedSizeListColumn, fixedSizeListField, Int32, int32Column, makeRecordBatch, Schema, Utf8, utf8Column } from '../src/index.ts';
 
@@ -42,6 +43,41 @@ describe('concatArrowFiles', () => {
     const merged = path.join(dir, 'merged.arrow');
     expect(await concatArrowFiles(merged, shards, { rowsPerBatch: 5 })).toBe(17);
     expect(readFileSync(merged).equals(readFileSync(whole))).toBe(true);
+  });
+
+  it('with rowsPerBatch, copies shards already cut at its batch boundaries, and re-batches any other cut, byte for byte either way', async () => {
+    const whole = path.join(dir, 'whole-aligned.arrow');
+    await writeRows(whole, 0, [5, 5, 5, 3]);
+    const aligned = [path.join(dir, 'al1.arrow'), path.join(dir, 'al2.arrow'), path.join(dir, 'al3.arrow')];
+    await writeRows(aligned[0]!, 0, [5, 5]);
+    await writeRows(aligned[1]!, 10, []);
+    await writeRows(aligned[2]!, 10, [5, 3]);
+    const merged = path.join(dir, 'merged-aligned.arrow');
+    expect(await concatArrowFiles(merged, aligned, { rowsPerBatch: 5 })).toBe(18);
+    expect(readFileSync(merged).equals(readFileSync(whole))).toBe(true);
+    // A shard ending in a short batch that is not the last: copying would keep the short batch.
+    const wholeShortFirst = path.join(dir, 'whole-short-first.arrow');
+    await writeRows(wholeShortFirst, 0, [5, 5, 3]);
+    const shortFirst = [path.join(dir, 'sf1.arrow'), path.join(dir, 'sf2.arrow')];
+    await writeRows(shortFirst[0]!, 0, [5, 3]);
+    await writeRows(shortFirst[1]!, 8, [5]);
+    const mergedShortFirst = path.join(dir, 'merged-short-first.arrow');
+    expect(await concatArrowFiles(mergedShortFirst, shortFirst, { rowsPerBatch: 5 })).toBe(13);
+    expect(readFileSync(mergedShortFirst).equals(readFileSync(wholeShortFirst))).toBe(true);
+  });
+
+  it('with rowsPerBatch, copies aligned batches without decoding them: a column type re-batching cannot read still merges', async () => {
+    const float64Schema = new Schema([new Field('score', new Float64(), false)]);
+    const write = async (file: string, batchSizes: number[]): Promise<void> => {
+      const sink = new ArrowFileSink(file, float64Schema);
+      for (const size of batchSizes) sink.write(makeRecordBatch(float64Schema, [makeData({ type: new Float64(), length: size, nullCount: 0, data: Float64Array.from({ length: size }, (_, i) => i / 7) })]));
+      await sink.close();
+    };
+    const shards = [path.join(dir, 'f64-1.arrow'), path.join(dir, 'f64-2.arrow')];
+    await write(shards[0]!, [4]);
+    await write(shards[1]!, [2]);
+    expect(await concatArrowFiles(path.join(dir, 'f64-merged.arrow'), shards, { rowsPerBatch: 4 })).toBe(6);
+    await expect(concatArrowFiles(path.join(dir, 'f64-rebatched.arrow'), shards, { rowsPerBatch: 3 })).rejects.toThrow(/column 'score' has type Float64/);
   });
 
   it('without rowsPerBatch, keeps each shard batch as it is', async () => {

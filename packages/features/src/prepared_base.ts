@@ -8,9 +8,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { canonicalJson, createPool, type Logger, type Piscina } from '@flowers/core';
+import { canonicalJson, createPool, KeptWarm, type Logger, type Piscina } from '@flowers/core';
 import { fileIOHandler } from '@flowers/core/tf';
-import { onnxSessionLayout, prepareEngine, type EngineData } from './engines/index.ts';
+import { ENGINE_THREAD_MODULES, onnxSessionLayout, prepareEngine, type EngineData } from './engines/index.ts';
 import { buildFeatureModel, type FeatureModelSpec } from './feature_model.ts';
 import type { FeaturesWorkerData } from './features_worker.ts';
 import { splitAtLayer } from './models/index.ts';
@@ -80,7 +80,7 @@ async function prepareBase(params: FeaturesStageParams, inputSize: number, optio
     featureModel.base.dispose();
   }
   const workerData: FeaturesWorkerData = { engine };
-  const pool = createPool(new URL('./features_worker.ts', import.meta.url), workers, { workerData });
+  const pool = createPool(ENGINE_THREAD_MODULES[engine.engine], workers, { workerData });
   const { featureShape, cutShape, layer } = featureModel;
   return { weights, featureShape, ...(cutShape === undefined ? {} : { cutShape }), layer, engine, workers, pool, ...(topDir ? { topDir } : {}), seconds: (performance.now() - started) / 1000 };
 }
@@ -90,39 +90,25 @@ async function disposeBase(base: PreparedBase): Promise<void> {
   if (base.topDir) await rm(base.topDir, { recursive: true, force: true });
 }
 
-/** The base a long-lived process keeps between shards, and what it was prepared for. */
-let warm: { key: string; base: PreparedBase } | undefined;
-
-export interface AcquiredBase {
-  base: PreparedBase;
-  /** Taken from the warm one: nothing was prepared for this call. */
-  reused: boolean;
-  /** After use: disposes the base, unless it is kept warm and the use went well. */
-  done(succeeded: boolean): Promise<void>;
-}
+/** The base a long-lived process keeps between shards (one at a time: a base holds its threads and sessions). */
+const warmBases = new KeptWarm<PreparedBase>(disposeBase, 1);
 
 /**
- * The base these params need: with `keepWarm`, the warm one when it was prepared for the same
- * params, engine and layout (else the warm one is disposed and this one kept in its place);
- * without, a fresh one that `done` disposes.
+ * Runs `use` on the base these params need: with `keepWarm`, the kept one when it was prepared for
+ * the same params, engine and layout (else the kept one is disposed and this one kept in its
+ * place); without, a fresh one, disposed after. `reused` says nothing was prepared for this call.
  */
-export async function acquireBase(params: FeaturesStageParams, inputSize: number, options: PrepareOptions & { keepWarm?: boolean }): Promise<AcquiredBase> {
+export function withBase<R>(
+  params: FeaturesStageParams,
+  inputSize: number,
+  options: PrepareOptions & { keepWarm?: boolean },
+  use: (base: PreparedBase, reused: boolean) => Promise<R>,
+): Promise<R> {
   const key = canonicalJson({ params, inputSize, backend: options.backend.name, workers: options.workers, threads: options.threads, onnxSessions: options.onnxSessions, cacheDir: options.cacheDir });
-  if (!options.keepWarm) {
-    const base = await prepareBase(params, inputSize, options);
-    return { base, reused: false, done: () => disposeBase(base) };
-  }
-  // A failed use may have left the pool broken: it is not kept.
-  const keptUnlessFailed = (succeeded: boolean): Promise<void> => (succeeded ? Promise.resolve() : releaseWarmBase());
-  if (warm?.key === key) return { base: warm.base, reused: true, done: keptUnlessFailed };
-  await releaseWarmBase();
-  warm = { key, base: await prepareBase(params, inputSize, options) };
-  return { base: warm.base, reused: false, done: keptUnlessFailed };
+  return warmBases.use(key, options.keepWarm ?? false, () => prepareBase(params, inputSize, options), use);
 }
 
-/** Disposes the warm base, if there is one (a queue worker, when it stops). */
-export async function releaseWarmBase(): Promise<void> {
-  const kept = warm;
-  warm = undefined;
-  if (kept) await disposeBase(kept.base);
+/** Disposes the kept base, if there is one (a queue worker, when it stops). */
+export function releaseWarmBase(): Promise<void> {
+  return warmBases.release();
 }

@@ -20,7 +20,7 @@ import type { FeatureRows } from './engines/index.ts';
 import { FEATURE_POOLS, shapeSize, type FeaturePool } from './feature_model.ts';
 import type { FeaturesTask } from './features_worker.ts';
 import { BASE_NAMES, BASES, type BaseName } from './models/index.ts';
-import { acquireBase, type AcquiredBase } from './prepared_base.ts';
+import { withBase, type PreparedBase } from './prepared_base.ts';
 import type { SettledWeights, WeightsChoice } from './weights/resolve.ts';
 
 export interface FeaturesStageParams {
@@ -113,7 +113,10 @@ export function downloadProgress(): { onProgress: (done: number, total: number |
       if (whole > shown) bar.tick(whole - shown);
       shown = whole;
     },
-    finish: () => bar?.done(),
+    finish() {
+      bar?.done();
+      bar = undefined;
+    },
   };
 }
 
@@ -132,14 +135,13 @@ export async function produceFeatures(outDir: string, augmentDir: string, params
       throw new UserError(`${params.base} needs images of at least ${minInputSize} px, but the pixel files in ${augmentDir} are ${size} px (re-run augment with a larger --size)`);
     }
     const download = downloadProgress();
-    const acquired = await acquireBase(params, size, { ...options, onDownload: download.onProgress }).finally(download.finish);
-    let succeeded = false;
     try {
-      const result = await extractFeatures(outDir, inputs, size, params, options, acquired);
-      succeeded = true;
-      return result;
+      return await withBase(params, size, { ...options, onDownload: download.onProgress }, (base, reused) => {
+        download.finish();
+        return extractFeatures(outDir, inputs, size, params, options, base, reused);
+      });
     } finally {
-      await acquired.done(succeeded);
+      download.finish();
     }
   } finally {
     await Promise.all(inputs.map((input) => input.pixels.arrow.close()));
@@ -153,7 +155,8 @@ async function extractFeatures(
   size: number,
   params: FeaturesStageParams,
   options: FeaturesStageOptions,
-  { base, reused }: AcquiredBase,
+  base: PreparedBase,
+  reused: boolean,
 ): Promise<StageResult> {
   const { log, backend } = options;
   const { weights, featureShape, cutShape, layer, engine, workers, pool } = base;

@@ -58,7 +58,7 @@ export async function validateFiles(
     decodeTimeoutSeconds: params.decodeTimeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_SECONDS,
   });
   try {
-    await withPool(new URL('./validate_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2, keepWarm: options.keepWarm ?? false }, (pool) =>
+    await withPool(new URL('./validate_worker.ts', import.meta.url), options.workers, { tasksPerWorker: 2, keepWarm: options.keepWarm }, (pool) =>
       mapOrdered(
         files,
         options.workers * 4,

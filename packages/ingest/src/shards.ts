@@ -23,7 +23,7 @@ export const ingestShards: StageShards<IngestParams> = {
   },
   async produce({ dir, params, keyInputs, env, range, reportRows }) {
     const dataset = await scanUnchanged(params.dataDir, keyInputs.data);
-    const validation = await validateFiles(dataset, dataset.files.slice(range.start, range.end), params, { workers: env.workers, keepWarm: env.warm ?? false });
+    const validation = await validateFiles(dataset, dataset.files.slice(range.start, range.end), params, { workers: env.workers, keepWarm: env.warm });
     await writeFile(path.join(dir, VALIDATION_FILE), JSON.stringify(validation));
     reportRows(range.end - range.start);
   },

@@ -101,6 +101,7 @@ export async function submitStage<P>(options: SubmitOptions<P>): Promise<Artifac
       redisName: connection.redacted,
       signal: options.signal,
       redisTimeoutMs: options.redisTimeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS,
+      events,
     };
     for (;;) {
       // Another producer may have finished it while this one connected.

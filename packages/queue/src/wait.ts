@@ -1,4 +1,4 @@
-import type { Queue } from 'bullmq';
+import type { Queue, QueueEvents } from 'bullmq';
 import { InterruptedError, UserError } from '@flowers/core';
 
 /** The stage's job failed for good (after its retries), as opposed to Redis or the user stopping the wait. */
@@ -14,23 +14,39 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** Redis may be restarting; after this long without an answer the producer gives up. */
   redisTimeoutMs: number;
+  /** The queue's events: the top job completing or failing ends the poll's sleep at once. */
+  events?: QueueEvents;
   pollMs?: number;
 }
 
 /**
  * Waits for a stage's top job to leave the queue: done (completed, or already removed on
  * completion; the caller checks the artifact), or failed for good (one JobFailedError line naming why).
- * Polling rather than events alone: events published while Redis restarts are lost.
+ * It polls, since events published while Redis restarts are lost, and an event about the job
+ * cuts the poll's sleep short, so the stage's end is seen at once.
  */
 export async function waitForJob(options: WaitOptions): Promise<void> {
-  const { queue, jobId, what } = options;
+  const { queue, jobId, what, events } = options;
   const ask = <T>(request: Promise<T>): Promise<T> => withTimeout(request, options.redisTimeoutMs, options);
-  for (;;) {
-    if (options.signal?.aborted) throw new InterruptedError(`${what} stopped waiting for the queue`);
-    const state = await ask(queue.getJobState(jobId));
-    if (state === 'completed' || state === 'unknown') return;
-    if (state === 'failed') throw new JobFailedError(`${what} failed on the queue: ${await ask(failureReason(queue, jobId, options.childIds))}`);
-    await sleep(options.pollMs ?? 300, options.signal);
+  // A new nap each poll, begun before the job's state is read: an event that arrives in between still ends it.
+  let nap = new AbortController();
+  const onEvent = (event: { jobId: string }): void => {
+    if (event.jobId === jobId) nap.abort();
+  };
+  events?.on('completed', onEvent);
+  events?.on('failed', onEvent);
+  try {
+    for (;;) {
+      if (options.signal?.aborted) throw new InterruptedError(`${what} stopped waiting for the queue`);
+      nap = new AbortController();
+      const state = await ask(queue.getJobState(jobId));
+      if (state === 'completed' || state === 'unknown') return;
+      if (state === 'failed') throw new JobFailedError(`${what} failed on the queue: ${await ask(failureReason(queue, jobId, options.childIds))}`);
+      await sleep(options.pollMs ?? 300, options.signal === undefined ? [nap.signal] : [options.signal, nap.signal]);
+    }
+  } finally {
+    events?.off('completed', onEvent);
+    events?.off('failed', onEvent);
   }
 }
 
@@ -55,13 +71,15 @@ function withTimeout<T>(request: Promise<T>, ms: number, options: WaitOptions): 
   return Promise.race([request, timeout]).finally(() => clearTimeout(timer));
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or as soon as any of `signals` is aborted (at once if one already is). */
+function sleep(ms: number, signals: AbortSignal[]): Promise<void> {
   return new Promise((resolve) => {
+    if (signals.some((signal) => signal.aborted)) return resolve();
     const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
+    for (const signal of signals) signal.addEventListener('abort', done, { once: true });
     function done(): void {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
+      for (const signal of signals) signal.removeEventListener('abort', done);
       resolve();
     }
   });

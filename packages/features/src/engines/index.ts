@@ -18,6 +18,17 @@ const ENGINE_LOADERS: { [E in EngineData['engine']]: (data: Extract<EngineData, 
   onnx: loadOnnxRunner,
 };
 
+/**
+ * Each engine's features pool thread module, by name. A module of its own per engine, so that a
+ * thread loads only its engine: an ONNX Runtime thread starts without TensorFlow.js, about 0.9 s
+ * of imports on these machines. (A thread cannot import the engine lazily instead: the TypeScript
+ * loader does not serve a pool thread's dynamic imports.)
+ */
+export const ENGINE_THREAD_MODULES: { readonly [E in EngineData['engine']]: URL } = {
+  tfjs: new URL('./tfjs_thread.ts', import.meta.url),
+  onnx: new URL('./onnx_thread.ts', import.meta.url),
+};
+
 /** Loads a base in this thread from what prepareEngine made (in this thread or the parent). */
 export function loadBaseRunner(data: EngineData): Promise<BaseRunner> {
   return (ENGINE_LOADERS[data.engine] as (data: EngineData) => Promise<BaseRunner>)(data);

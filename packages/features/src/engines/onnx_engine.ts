@@ -1,5 +1,5 @@
 import { loadOnnxRuntime, sessionOptions, type OrtModule } from '@flowers/core/onnx';
-import { ONNX_CUT_OUTPUT, ONNX_FEATURES_OUTPUT, ONNX_PIXELS_INPUT } from '../onnx/export.ts';
+import { ONNX_CUT_OUTPUT, ONNX_FEATURES_OUTPUT, ONNX_PIXELS_INPUT } from '../onnx/graph_io.ts';
 import type { BaseRunner, FeatureRows, OnnxEngineData } from './engine.ts';
 
 type Session = Awaited<ReturnType<OrtModule['InferenceSession']['create']>>;

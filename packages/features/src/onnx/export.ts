@@ -2,12 +2,8 @@ import { planLayers } from '../inference_plan.ts';
 import { pixelScalingOf, shapeSize, type FeatureModel } from '../feature_model.ts';
 import { OnnxGraph } from '@flowers/core/onnx';
 import { convertConvolution, LAYER_CONVERTERS, unsupported } from './layers/index.ts';
+import { ONNX_CUT_OUTPUT, ONNX_FEATURES_OUTPUT, ONNX_PIXELS_INPUT } from './graph_io.ts';
 
-/** Graph input: a batch of images, NHWC RGB bytes, exactly as the pixel files hold them. */
-export const ONNX_PIXELS_INPUT = 'pixels';
-/** Graph outputs: every row's features (pooled as the spec says, NHWC order), and the cut layer's activations. */
-export const ONNX_FEATURES_OUTPUT = 'features';
-export const ONNX_CUT_OUTPUT = 'cut';
 const BATCH = 'batch';
 
 /**

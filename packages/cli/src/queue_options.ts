@@ -7,7 +7,7 @@ import { checkRedis, DEFAULT_SHARD_SIZE, parseQueueUrl } from '@flowers/queue';
 export function addQueueOptions(command: Command): Command {
   return command
     .option('--queue <url>', "run the stages to build on the queue's workers (redis://HOST:PORT, rediss:// for TLS; a password in the URL or in PIPELINE_REDIS_PASSWORD)")
-    .addOption(new Option('--shard-size <n>', `rows per shard job with --queue (default: ${DEFAULT_SHARD_SIZE}; features ${featuresStage.shards?.defaultSize}, rounded up to whole record batches)`));
+    .addOption(new Option('--shard-size <n>', `rows per shard job with --queue (default: ${DEFAULT_SHARD_SIZE}; features ${featuresStage.shards?.defaultSize}; augment and features round it up to whole record batches)`));
 }
 
 /**

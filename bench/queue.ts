@@ -22,6 +22,7 @@ import { spawnLogged, stopWorkers, type WorkerProcess } from '../packages/queue/
 import { startRedis } from '../packages/queue/test/redis_server.ts';
 import { SHARED_FLOWERS as FLOWERS, SHARED_MOBILENET } from '../shared_folder.ts';
 import { median, round } from './stats.ts';
+import { MANIFEST_FILE } from '../packages/core/src/index.ts';
 
 const MAIN = fileURLToPath(new URL('../packages/cli/src/main.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -65,6 +66,14 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** The photos the stages after ingest process: its manifest's split rows (hidden files and duplicate photos left out). */
+function ingestedPhotos(workdir: string): number {
+  const artifacts = path.join(workdir, 'artifacts', 'ingest');
+  const [key] = readdirSync(artifacts);
+  const { rows } = JSON.parse(readFileSync(path.join(artifacts, key!, MANIFEST_FILE), 'utf8')) as { rows: Record<'train' | 'validation' | 'test', number> };
+  return rows.train + rows.validation + rows.test;
+}
+
 interface QueueRun {
   seconds: number;
   /** The worker processes' CPU seconds over the producer's wall time. */
@@ -102,7 +111,7 @@ export async function benchQueue(photoCount?: number): Promise<Record<string, un
     const data = photos(path.join(scratch, 'photos'), photoCount);
     const base = workdir('ingested');
     await timed(['ingest', '--data', data, '--workdir', base], scratch);
-    const images = photoCount ?? readdirSync(FLOWERS).reduce((n, label) => n + readdirSync(path.join(FLOWERS, label)).length, 0);
+    const images = ingestedPhotos(base);
     const augment = ['augment', '--data', data, ...RESIZE];
     const perSecond = (seconds: number): number => round(images / seconds, 1);
 

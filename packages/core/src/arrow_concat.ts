@@ -76,8 +76,10 @@ interface Segment {
 export async function concatArrowFiles(target: string, sources: readonly string[], options: { rowsPerBatch?: number } = {}): Promise<number> {
   if (!sources.length) throw new Error(`concatArrowFiles: no sources for ${target}`);
   const { rowsPerBatch } = options;
-  if (rowsPerBatch === undefined || (await batchedAs(sources, rowsPerBatch))) return copyRecordBatches(target, sources);
-  return rebatch(target, sources, rowsPerBatch);
+  const copied = await withFooters(sources, async (inputs) =>
+    rowsPerBatch === undefined || (await batchedAs(inputs, rowsPerBatch)) ? copyRecordBatches(inputs, target, sources) : undefined,
+  );
+  return copied ?? rebatch(target, sources, rowsPerBatch!);
 }
 
 const columnNames = (schema: Schema): string => schema.fields.map((f) => f.name).join(',');
@@ -198,18 +200,16 @@ async function withFooters<T>(sources: readonly string[], use: (inputs: FooterIn
 }
 
 /** Whether the sources' batches, one after another, are `rowsPerBatch` rows each but the last (as shards cut at batch boundaries are). Reads only their metadata. */
-function batchedAs(sources: readonly string[], rowsPerBatch: number): Promise<boolean> {
-  return withFooters(sources, async (inputs) => {
-    const blocks = inputs.flatMap(({ handle, blocks: own }) => own.map((block) => ({ handle, block })));
-    for (const [index, { handle, block }] of blocks.entries()) {
-      const metadata = Buffer.alloc(block.metaDataLength);
-      // A file cut short is left to the re-batching path, which names it.
-      if ((await handle.read(metadata, 0, metadata.length, block.offset)).bytesRead < metadata.length) return false;
-      const rows = rowsOf(metadata, block);
-      if (index < blocks.length - 1 ? rows !== rowsPerBatch : rows < 1 || rows > rowsPerBatch) return false;
-    }
-    return true;
-  });
+async function batchedAs(inputs: FooterInput[], rowsPerBatch: number): Promise<boolean> {
+  const blocks = inputs.flatMap(({ handle, blocks: own }) => own.map((block) => ({ handle, block })));
+  for (const [index, { handle, block }] of blocks.entries()) {
+    const metadata = Buffer.alloc(block.metaDataLength);
+    // A file cut short is left to the re-batching path, which names it.
+    if ((await handle.read(metadata, 0, metadata.length, block.offset)).bytesRead < metadata.length) return false;
+    const rows = rowsOf(metadata, block);
+    if (index < blocks.length - 1 ? rows !== rowsPerBatch : rows < 1 || rows > rowsPerBatch) return false;
+  }
+  return true;
 }
 
 /**
@@ -218,11 +218,7 @@ function batchedAs(sources: readonly string[], rowsPerBatch: number): Promise<bo
  * and no re-encoding of the data. Written to a temporary name, fsynced and renamed, as
  * ArrowFileSink does.
  */
-function copyRecordBatches(target: string, sources: readonly string[]): Promise<number> {
-  return withFooters(sources, (inputs) => copyBatchesOf(inputs, target, sources));
-}
-
-async function copyBatchesOf(inputs: FooterInput[], target: string, sources: readonly string[]): Promise<number> {
+async function copyRecordBatches(inputs: FooterInput[], target: string, sources: readonly string[]): Promise<number> {
   const temp = `${target}.partial`;
   let out: FileHandle | undefined;
   try {

@@ -1,6 +1,6 @@
 /**
  * Piscina worker: one record batch of pixels -> its features. Each engine has its thread module
- * (engines/threads.ts), so that a thread loads only its own engine; each thread loads the base
+ * (ENGINE_THREAD_MODULES in engines/index.ts), so that a thread loads only its own engine; each thread loads the base
  * once, from what the parent prepared (encoded weights or an exported graph file; see prepareEngine).
  */
 import { workerData } from 'node:worker_threads';

@@ -2,13 +2,14 @@
  * `pnpm bench`: the project's speed measurements, as one JSON object on stdout. Each measurement
  * runs in a fresh process so its peak RSS is its own. Timings on a shared machine are noisy:
  * compare ratios measured within one run.
- *   pnpm bench [ingest|augment|features|training|experiments|queue ...]   (default: all)
+ *   pnpm bench [ingest|augment|features|training|experiments|queue|startup ...]   (default: all)
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { benchExperiments } from './experiments.ts';
 import { benchFeatures } from './features.ts';
 import { benchQueue } from './queue.ts';
+import { benchStartup } from './startup.ts';
 import { benchTraining } from './training.ts';
 
 const TSX = import.meta.resolve('tsx');
@@ -47,6 +48,7 @@ const suites: Record<string, () => Promise<Record<string, unknown>> | Record<str
   training: () => benchTraining(),
   experiments: () => benchExperiments(),
   queue: () => benchQueue(),
+  startup: () => benchStartup(),
 };
 
 const requested = process.argv.slice(2);

@@ -19,7 +19,6 @@ import {
   type PipelineSpec,
   type StageName,
 } from '@flowers/pipeline';
-import { formatClassificationReport, writeComparisonForRuns, writeReportForRun } from '@flowers/report';
 import { evaluateFolder, predictPaths } from './evaluate.ts';
 import { loadClassifier } from './inference.ts';
 import { callerCwd, readConfigFile, resolvePath } from './context.ts';
@@ -33,6 +32,9 @@ const program = new Command('pipeline')
   .description('Train and evaluate image classifiers on a folder of class sub-folders, stage by stage, with cached artifacts.');
 
 const log = stderrLogger;
+
+/** The report package (Vega-Lite and its renderer), loaded only by the commands that write or print a report. */
+const loadReport = () => import('@flowers/report');
 
 function experimentPreset(name: string): OptionValues {
   const preset = EXPERIMENTS[name];
@@ -192,6 +194,7 @@ async function experimentAction(command: Command, report: boolean): Promise<void
   if (names.length > 1) {
     const workspace = new Workspace(resolvePath(String(command.opts().workdir ?? PIPELINE_DEFAULTS.workdir)));
     const given = command.opts().run ?? config.run;
+    const { writeComparisonForRuns } = await loadReport();
     const html = await writeComparisonForRuns(workspace, runs.map((r) => r.name), path.join(workspace.runsDir, `${given ?? 'compare'}-comparison`));
     log.info(`comparison report: ${html}`);
   }
@@ -221,6 +224,7 @@ program
   .option('--out <dir>', 'where the comparison goes (default: <workdir>/runs/comparison)')
   .action(async (opts: { workdir?: string; run?: string; compare?: string[]; out?: string }) => {
     const workspace = new Workspace(resolvePath(opts.workdir ?? PIPELINE_DEFAULTS.workdir));
+    const { writeComparisonForRuns, writeReportForRun } = await loadReport();
     if (opts.compare?.length) {
       const html = await writeComparisonForRuns(workspace, opts.compare, opts.out ? resolvePath(opts.out) : path.join(workspace.runsDir, 'comparison'));
       process.stdout.write(`${html}\n`);
@@ -254,6 +258,7 @@ program
     const { metrics, report, skipped } = await evaluateFolder(resolvePath(opts.model), resolvePath(opts.data), backend, stderrLogger, { tta: Boolean(opts.tta) });
     if (opts.out) await writeFileAtomic(resolvePath(opts.out), `${JSON.stringify(metrics, null, 2)}\n`);
     const ttaLine = metrics.tta ? `\nwith test-time augmentation (mirror): accuracy ${metrics.tta.accuracy.toFixed(4)}, macro F1 ${metrics.tta.macro_f1.toFixed(4)}\n` : '';
+    const { formatClassificationReport } = await loadReport();
     process.stdout.write(opts.json ? `${JSON.stringify(metrics)}\n` : `${formatClassificationReport(report)}\n${ttaLine}`);
     if (skipped.length) stderrLogger.warn(`${skipped.length} image(s) could not be read and were left out`);
   });

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { toInt, type Logger, type StageExecutor } from '@flowers/core';
 import { queueExecutor, type OptionValues } from '@flowers/pipeline';
 import { featuresStage } from '@flowers/features';
-import { checkRedis, DEFAULT_SHARD_SIZE, parseQueueUrl } from '@flowers/queue';
+import { DEFAULT_SHARD_SIZE } from '@flowers/queue/defaults';
 
 export function addQueueOptions(command: Command): Command {
   return command
@@ -21,6 +21,8 @@ export async function queueExecutorFrom(values: OptionValues, log: Logger): Prom
   }
   const queueUrl = String(values.queue);
   const shardSize = values.shardSize === undefined ? undefined : toInt(values.shardSize, 'shardSize', 1);
+  // BullMQ and ioredis load only for a command that uses the queue.
+  const { checkRedis, parseQueueUrl } = await import('@flowers/queue');
   await checkRedis(parseQueueUrl(queueUrl), log);
   return queueExecutor({ queueUrl, ...(shardSize === undefined ? {} : { shardSize }) });
 }

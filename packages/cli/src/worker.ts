@@ -2,7 +2,6 @@ import { Option, type Command } from 'commander';
 import { stderrLogger, toInt, toPositive, UserError, type Stage, type StageEnvironment } from '@flowers/core';
 import { selectBackend, type BackendRequest } from '@flowers/core/tf';
 import { PIPELINE_DEFAULTS, PIPELINE_STAGES } from '@flowers/pipeline';
-import { checkRedis, DEFAULT_TIMING, parseQueueUrl, queueStageOf, runWorker, workerStopSignal } from '@flowers/queue';
 import { resolvePath } from './context.ts';
 import { backendOption } from './options.ts';
 
@@ -39,6 +38,7 @@ export function addWorkerCommand(program: Command): void {
 
 async function serve(opts: WorkerOptions): Promise<void> {
   const log = stderrLogger;
+  const { checkRedis, DEFAULT_TIMING, parseQueueUrl, queueStageOf, runWorker, workerStopSignal } = await import('@flowers/queue');
   const connection = parseQueueUrl(opts.queue);
   const known = PIPELINE_STAGES.map((s) => s.name as string);
   const stages = opts.stages === undefined ? known : opts.stages.split(',').map((s) => s.trim()).filter(Boolean);

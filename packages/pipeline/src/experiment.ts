@@ -15,7 +15,6 @@ import {
   type Workspace,
 } from '@flowers/core';
 import { HISTORY_FILE, METRICS_FILE, readHistory, readMetrics } from '@flowers/core/contracts';
-import { writeReportForRun } from '@flowers/report';
 import { MODEL_DIR, PIPELINE_MODEL_FILE } from '@flowers/train';
 import { pipelineSteps, type OptionValues, type PipelineSpec } from './spec.ts';
 
@@ -122,7 +121,10 @@ export async function runExperiment(spec: PipelineSpec, values: OptionValues, op
       },
       log,
     );
-    if (options.report) log.info(`report: ${await writeReportForRun(workspace, name)}`);
+    if (options.report) {
+      const { writeReportForRun } = await import('@flowers/report');
+      log.info(`report: ${await writeReportForRun(workspace, name)}`);
+    }
     return { run: record, artifacts };
   } finally {
     await workspace.releaseReaderLeases();

@@ -1,5 +1,5 @@
 import { UserError, stageKey, type StageExecutor } from '@flowers/core';
-import { queueStageOf, submitStage, type InputRef } from '@flowers/queue';
+import type { InputRef } from '@flowers/queue';
 
 export interface QueueExecutorOptions {
   /** `--queue`: the Redis the workers serve. */
@@ -20,6 +20,7 @@ export function queueExecutor(options: QueueExecutorOptions): StageExecutor {
     if (replace && (await workspace.findArtifact(stage.name, stageKey(spec)))) {
       throw new UserError(`${stage.name}: its artifact is to be built again (--force, damaged or stale), which --queue does not do: run this once without --queue, or remove it with gc`);
     }
+    const { queueStageOf, submitStage } = await import('@flowers/queue');
     const refs: Record<string, InputRef> = Object.fromEntries(Object.entries(inputs).map(([name, artifact]) => [name, { stage: artifact.manifest.stage, key: artifact.manifest.key }]));
     return submitStage({
       queueUrl: options.queueUrl,

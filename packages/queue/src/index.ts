@@ -1,7 +1,8 @@
 export { parseQueueUrl, PASSWORD_ENV, type QueueConnection } from './connection.ts';
 export { checkRedis } from './redis_check.ts';
 export { queuePrefix } from './names.ts';
-export { submitStage, DEFAULT_SHARD_SIZE, type SubmitOptions } from './producer.ts';
+export { submitStage, type SubmitOptions } from './producer.ts';
+export { DEFAULT_SHARD_SIZE } from './defaults.ts';
 export { runWorker, type RunWorkerOptions } from './worker.ts';
 export { queueStageOf } from './from_stage.ts';
 export { workerStopSignal } from './stop_signal.ts';

@@ -11,8 +11,8 @@ import { resolveInputs, specOf } from './resolve.ts';
 import type { StageJobData } from './jobs.ts';
 import type { InputRef, QueueStage } from './stage.ts';
 import { JobFailedError, waitForJob, type WaitOptions } from './wait.ts';
+import { DEFAULT_SHARD_SIZE } from './defaults.ts';
 
-export const DEFAULT_SHARD_SIZE = 256;
 const DEFAULT_REDIS_TIMEOUT_MS = 60_000;
 
 export interface SubmitOptions<P> {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,10 +22,14 @@ function packagesLoadedBy(args: string[]): { packages: Set<string>; status: numb
     `import { appendFileSync } from 'node:fs';\nexport async function resolve(specifier, context, next) {\n  const result = await next(specifier, context);\n  appendFileSync(${JSON.stringify(log)}, result.url + '\\n');\n  return result;\n}\n`,
   );
   writeFileSync(path.join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`);
-  const { status } = runCli([...args], dir, { NODE_OPTIONS: `--import ${pathToFileURL(path.join(dir, 'register.mjs')).href}` });
-  // pnpm's store folders: node_modules/.pnpm/<name>@<version>[_peers]/node_modules/<name>/...
-  const packages = new Set([...readFileSync(log, 'utf8').matchAll(/node_modules\/\.pnpm\/[^/]+\/node_modules\/((?:@[^/]+\/)?[^/]+)\//g)].map((m) => m[1]!));
-  return { packages, status };
+  try {
+    const { status } = runCli([...args], dir, { NODE_OPTIONS: `--import ${pathToFileURL(path.join(dir, 'register.mjs')).href}` });
+    // pnpm's store folders: node_modules/.pnpm/<name>@<version>[_peers]/node_modules/<name>/...
+    const packages = new Set([...readFileSync(log, 'utf8').matchAll(/node_modules\/\.pnpm\/[^/]+\/node_modules\/((?:@[^/]+\/)?[^/]+)\//g)].map((m) => m[1]!));
+    return { packages, status };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 describe('start-up loads only what the command needs', () => {

@@ -258,8 +258,7 @@ program
     const { metrics, report, skipped } = await evaluateFolder(resolvePath(opts.model), resolvePath(opts.data), backend, stderrLogger, { tta: Boolean(opts.tta) });
     if (opts.out) await writeFileAtomic(resolvePath(opts.out), `${JSON.stringify(metrics, null, 2)}\n`);
     const ttaLine = metrics.tta ? `\nwith test-time augmentation (mirror): accuracy ${metrics.tta.accuracy.toFixed(4)}, macro F1 ${metrics.tta.macro_f1.toFixed(4)}\n` : '';
-    const { formatClassificationReport } = await loadReport();
-    process.stdout.write(opts.json ? `${JSON.stringify(metrics)}\n` : `${formatClassificationReport(report)}\n${ttaLine}`);
+    process.stdout.write(opts.json ? `${JSON.stringify(metrics)}\n` : `${(await loadReport()).formatClassificationReport(report)}\n${ttaLine}`);
     if (skipped.length) stderrLogger.warn(`${skipped.length} image(s) could not be read and were left out`);
   });
 

@@ -23,7 +23,7 @@ function packagesLoadedBy(args: string[]): { packages: Set<string>; status: numb
   );
   writeFileSync(path.join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`);
   try {
-    const { status } = runCli([...args], dir, { NODE_OPTIONS: `--import ${pathToFileURL(path.join(dir, 'register.mjs')).href}` });
+    const { status } = runCli(args, dir, { NODE_OPTIONS: `--import ${pathToFileURL(path.join(dir, 'register.mjs')).href}` });
     // pnpm's store folders: node_modules/.pnpm/<name>@<version>[_peers]/node_modules/<name>/...
     const packages = new Set([...readFileSync(log, 'utf8').matchAll(/node_modules\/\.pnpm\/[^/]+\/node_modules\/((?:@[^/]+\/)?[^/]+)\//g)].map((m) => m[1]!));
     return { packages, status };
